@@ -1,0 +1,148 @@
+/*
+ * The JSON report: the results model as data (schema meshcheck.report/1,
+ * documented in README.md). Other tools read this file; keep it stable.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "util.h"
+
+/* Adds a string, made valid UTF-8 first (cJSON copies bytes as they are). */
+static void
+add_str(cJSON *o, const char *key, const char *v)
+{
+	char *k = mc_utf8_sanitize(key);
+	char *s = mc_utf8_sanitize(v);
+
+	cJSON_AddStringToObject(o, k, s);
+	free(k);
+	free(s);
+}
+
+static void
+add_time(cJSON *o, const char *key, double t)
+{
+	char buf[32];
+
+	mc_time_iso8601(t, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void
+add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL)
+		add_str(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *
+counts_json(struct mc_counts k)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "total", (double)k.total);
+	cJSON_AddNumberToObject(o, "passed", (double)k.passed);
+	cJSON_AddNumberToObject(o, "failed", (double)k.failed);
+	cJSON_AddNumberToObject(o, "skipped", (double)k.skipped);
+	cJSON_AddNumberToObject(o, "errors", (double)k.errors);
+	return o;
+}
+
+static cJSON *
+props_json(const struct mc_property *props, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	for (size_t i = 0; i < n; i++)
+		add_str(o, props[i].name, props[i].value);
+	return o;
+}
+
+static cJSON *
+case_json(const struct mc_case *c)
+{
+	cJSON *o = cJSON_CreateObject(), *a;
+
+	add_str(o, "name", c->name);
+	add_str(o, "check", c->check != NULL ? c->check : "");
+	cJSON_AddStringToObject(o, "status", mc_status_name(c->status));
+	add_str_or_null(o, "reason", c->reason);
+	add_str_or_null(o, "expected", c->expected);
+	add_str_or_null(o, "seen", c->seen);
+	add_time(o, "start", c->start);
+	cJSON_AddNumberToObject(o, "duration_s", c->duration);
+	a = cJSON_AddArrayToObject(o, "measurements");
+	for (size_t i = 0; i < c->n_measures; i++) {
+		cJSON *m = cJSON_CreateObject();
+
+		add_str(m, "name", c->measures[i].name);
+		cJSON_AddNumberToObject(m, "value", c->measures[i].value);
+		add_str_or_null(m, "unit", c->measures[i].unit);
+		cJSON_AddItemToArray(a, m);
+	}
+	a = cJSON_AddArrayToObject(o, "evidence");
+	for (size_t i = 0; i < c->n_evidence; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		add_str(e, "label", c->evidence[i].label);
+		add_str(e, "path", c->evidence[i].path);
+		cJSON_AddItemToArray(a, e);
+	}
+	return o;
+}
+
+cJSON *
+mc_report_json(const struct mc_run *run)
+{
+	cJSON *root = cJSON_CreateObject(), *r, *suites;
+
+	cJSON_AddStringToObject(root, "schema", "meshcheck.report/1");
+	r = cJSON_AddObjectToObject(root, "run");
+	add_str(r, "id", run->id);
+	cJSON_AddStringToObject(r, "version", run->version);
+	add_str(r, "target", run->target);
+	add_str(r, "hostname", run->hostname);
+	add_time(r, "start", run->start);
+	add_time(r, "end", run->end);
+	cJSON_AddNumberToObject(r, "duration_s", run->end - run->start);
+	add_str_or_null(r, "aborted", run->aborted);
+	cJSON_AddItemToObject(r, "properties", props_json(run->props, run->n_props));
+	cJSON_AddItemToObject(root, "summary", counts_json(mc_run_counts(run)));
+	cJSON_AddNumberToObject(root, "exit_code", mc_run_exit_code(run));
+	suites = cJSON_AddArrayToObject(root, "suites");
+	for (size_t i = 0; i < run->n_suites; i++) {
+		const struct mc_suite *s = run->suites[i];
+		cJSON *so = cJSON_CreateObject(), *cases;
+
+		add_str(so, "name", s->name);
+		add_str_or_null(so, "file", s->file);
+		add_time(so, "start", s->start);
+		cJSON_AddNumberToObject(so, "duration_s", s->duration);
+		cJSON_AddItemToObject(so, "summary", counts_json(mc_suite_counts(s)));
+		cJSON_AddItemToObject(so, "properties", props_json(s->props, s->n_props));
+		cases = cJSON_AddArrayToObject(so, "cases");
+		for (size_t j = 0; j < s->n_cases; j++)
+			cJSON_AddItemToArray(cases, case_json(s->cases[j]));
+		cJSON_AddItemToArray(suites, so);
+	}
+	return root;
+}
+
+int
+mc_report_write_json(const struct mc_run *run, const char *path, char *err, size_t errlen)
+{
+	cJSON *j = mc_report_json(run);
+	char *text = cJSON_Print(j);
+	int rc;
+
+	cJSON_Delete(j);
+	if (text == NULL)
+		return mc_err(err, errlen, ENOMEM, "%s: cannot serialise the report", path);
+	rc = mc_file_write(path, text, strlen(text), 0644, err, errlen);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * Report writers. Each writes one file from the results model and nothing
+ * else; each returns 0 or a negative errno with a message in err.
+ * Files are written atomically (a temporary file renamed into place), so a
+ * reader never sees half a report.
+ */
+#ifndef MC_REPORT_H
+#define MC_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "results.h"
+
+/* The JSON serialisation of the model (documented in README.md). Caller frees with cJSON_Delete. */
+cJSON *mc_report_json(const struct mc_run *run);
+
+int mc_report_write_json(const struct mc_run *run, const char *path, char *err, size_t errlen);
+/* The JUnit XML text (caller frees); mc_report_write_junit writes it. */
+char *mc_report_junit_text(const struct mc_run *run);
+int mc_report_write_junit(const struct mc_run *run, const char *path, char *err, size_t errlen);
+/* The HTML text (caller frees); mc_report_write_html writes it. */
+char *mc_report_html_text(const struct mc_run *run);
+int mc_report_write_html(const struct mc_run *run, const char *path, char *err, size_t errlen);
+
+/*
+ * Escaping used by the writers, exported for tests. Both return a new string
+ * the caller frees (NULL in gives ""). Both escape & < > and both quote
+ * characters, and replace what XML 1.0 forbids or what is not valid UTF-8
+ * (C0 controls other than tab, newline and CR; DEL; U+FFFE/U+FFFF;
+ * surrogates; overlong or broken sequences) by the visible text "\xNN", one
+ * per byte, so nothing is lost and the document stays well-formed.
+ */
+char *mc_xml_escape(const char *s);
+char *mc_html_escape(const char *s);
+
+/*
+ * Collapses whitespace (newlines, tabs, runs of spaces) into single spaces
+ * and cuts at about max bytes (adding "..."), for one-line messages. The
+ * cut may fall inside a UTF-8 character; escaping then shows the stray
+ * bytes as \xNN rather than producing invalid output. Caller frees.
+ */
+char *mc_report_one_line(const char *s, size_t max);
+
+/*
+ * Replaces bytes that are not well-formed UTF-8 (and U+FFFE/U+FFFF,
+ * surrogates) by the text "\xNN"; everything else, control characters
+ * included, is kept. For JSON, which must be valid UTF-8. Caller frees.
+ */
+char *mc_utf8_sanitize(const char *s);
+
+#endif
