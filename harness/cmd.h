@@ -1,0 +1,23 @@
+/*
+ * Subcommands of the meshcheck program: one entry each in the table in
+ * main.c. Each takes argv with argv[0] = the subcommand's name and returns
+ * the process exit code: 0 all passed, 1 some check failed, 2 usage or
+ * environment error.
+ */
+#ifndef MC_CMD_H
+#define MC_CMD_H
+
+#define MC_EXIT_OK 0
+#define MC_EXIT_FAIL 1
+#define MC_EXIT_USAGE 2
+
+struct mc_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+int mc_cmd_run(int argc, char **argv);
+int mc_cmd_certs(int argc, char **argv);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * End-to-end tests: the meshcheck binary runs whole suites against the local
+ * target (real certificates, real nginx, real TLS) and the reports are read
+ * back. MESHCHECK names the binary; MC_SOURCE_ROOT the source tree.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "nginx.h"
+#include "testutil.h"
+
+static const char *bin;
+
+/* Counts entries of dir (0 when it does not exist). */
+static int
+count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Runs meshcheck with TMPDIR pointed at tmp (so run directories can be seen). */
+static int
+mc_run(const char *tmp, char *const args[], char **out)
+{
+	char *argv[32];
+	int n = 0, rc;
+	char *old = getenv("TMPDIR") != NULL ? mc_xstrdup(getenv("TMPDIR")) : NULL;
+
+	argv[n++] = (char *)bin;
+	for (int i = 0; args[i] != NULL && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	setenv("TMPDIR", tmp, 1);
+	rc = t_run(argv, out);
+	if (old != NULL)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
+	return rc;
+}
+
+static cJSON *
+read_json(const char *path)
+{
+	char *text = t_read(path);
+	cJSON *j = cJSON_Parse(text);
+
+	ck_assert_msg(j != NULL, "%s is not JSON", path);
+	free(text);
+	return j;
+}
+
+static int
+xmllint_ok(const char *path)
+{
+	char *argv[] = {"/usr/bin/xmllint", "--noout", (char *)path, NULL};
+
+	ck_assert_msg(access(argv[0], X_OK) == 0, "xmllint missing (install libxml2-utils)");
+	return t_run(argv, NULL) == 0;
+}
+
+static char *
+count_of(const char *xml, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = xml; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return mc_xasprintf("%d", n);
+}
+
+static const char *const fast_suite =
+	"{\"name\": \"fast\", \"mesh\": {\"clusters\": [\"c1\", \"c2\"], \"key\": \"ec256\"},\n"
+	" \"servers\": [\n"
+	"  {\"name\": \"a\", \"cluster\": \"c1\", \"namespace\": \"foo\", \"service_account\": \"httpbin\", \"require_client_cert\": true},\n"
+	"  {\"name\": \"b\", \"cluster\": \"c2\", \"namespace\": \"foo\", \"service_account\": \"sleep\"},\n"
+	"  {\"name\": \"rogue\", \"cluster\": \"c2\", \"namespace\": \"foo\", \"service_account\": \"sleep\", \"foreign_root\": true}],\n"
+	" \"cases\": [\n"
+	"  {\"name\": \"a verifies\", \"check\": \"chain\", \"input\": {\"server\": \"a\"},\n"
+	"   \"expect\": {\"spiffe\": \"spiffe://cluster.local/ns/foo/sa/httpbin\", \"chain_length\": 3}},\n"
+	"  {\"name\": \"shared root\", \"check\": \"chain\", \"input\": {\"servers\": [\"a\", \"b\"]},\n"
+	"   \"expect\": {\"same_root\": true, \"distinct_intermediates\": true}},\n"
+	"  {\"name\": \"rogue %s\", \"check\": \"chain\", \"input\": {\"server\": \"rogue\"},\n"
+	"   \"expect\": {\"verify\": %s}},\n"
+	"  {\"name\": \"b <wrong> & identity\", \"check\": \"chain\", \"input\": {\"server\": \"b\"},\n"
+	"   \"expect\": {\"spiffe\": \"%s\"}}\n"
+	" ]}\n";
+
+START_TEST(trust_suite_passes)
+{
+	char *tmp = t_tmpdir();
+	char *out_dir = mc_xasprintf("%s/out", tmp);
+	char *runs = mc_xasprintf("%s/runs", tmp);
+	char *suite = mc_xasprintf("%s/suites/trust.json", MC_SOURCE_ROOT);
+	char *args[] = {"run", "--suite", suite, "--out", out_dir, NULL};
+	char *junit = mc_xasprintf("%s/junit.xml", out_dir);
+	char *json = mc_xasprintf("%s/report.json", out_dir);
+	char *html = mc_xasprintf("%s/report.html", out_dir);
+	char *out = NULL, *xml, *n;
+	cJSON *j, *sum, *cases, *c;
+	int rc;
+
+	mkdir(runs, 0700);
+	rc = mc_run(runs, args, &out);
+	ck_assert_msg(rc == 0, "exit %d, output:\n%s", rc, out);
+	ck_assert_msg(xmllint_ok(junit), "junit.xml is not well-formed");
+	xml = t_read(junit);
+	n = count_of(xml, "<testcase ");
+	ck_assert_str_eq(n, "7");
+	free(n);
+	ck_assert_ptr_null(strstr(xml, "<failure"));
+	ck_assert_ptr_null(strstr(xml, "<error"));
+	j = read_json(json);
+	sum = cJSON_GetObjectItem(j, "summary");
+	ck_assert_int_eq(cJSON_GetObjectItem(sum, "total")->valueint, 7);
+	ck_assert_int_eq(cJSON_GetObjectItem(sum, "passed")->valueint, 7);
+	ck_assert_int_eq(cJSON_GetObjectItem(j, "exit_code")->valueint, 0);
+	cases = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "suites"), 0), "cases");
+	/* Every case recorded its evidence, and the files are there. */
+	cJSON_ArrayForEach(c, cases) {
+		cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "evidence"), 0);
+		char *p;
+
+		ck_assert_msg(ev != NULL, "case without evidence");
+		p = mc_xasprintf("%s/%s", out_dir, cJSON_GetObjectItem(ev, "path")->valuestring);
+		ck_assert_msg(access(p, R_OK) == 0, "missing evidence %s", p);
+		free(p);
+	}
+	ck_assert_int_eq(access(html, R_OK), 0);
+	/* Nothing left behind: the run directory is gone. */
+	ck_assert_msg(count_entries(runs) == 0, "run directory left behind in %s", runs);
+	cJSON_Delete(j);
+	free(xml);
+	free(out);
+	mc_rm_rf(tmp);
+	free(tmp);
+	free(out_dir);
+	free(runs);
+	free(suite);
+	free(junit);
+	free(json);
+	free(html);
+}
+END_TEST
+
+START_TEST(failing_case_is_never_a_pass)
+{
+	char *tmp = t_tmpdir();
+	char *text = mc_xasprintf(fast_suite, "wrongly trusted", "true", "spiffe://cluster.local/ns/foo/sa/httpbin");
+	char *suite = t_write(tmp, "fast.json", text);
+	char *out_dir = mc_xasprintf("%s/out", tmp);
+	char *args[] = {"run", "--suite", suite, "--out", out_dir, NULL};
+	char *junit = mc_xasprintf("%s/junit.xml", out_dir);
+	char *json = mc_xasprintf("%s/report.json", out_dir);
+	char *html = mc_xasprintf("%s/report.html", out_dir);
+	char *out = NULL, *xml, *h, *n;
+	cJSON *j, *cases, *c;
+	int rc, failed = 0;
+
+	rc = mc_run(tmp, args, &out);
+	ck_assert_msg(rc == 1, "exit %d (expected 1), output:\n%s", rc, out);
+	ck_assert_msg(xmllint_ok(junit), "junit.xml is not well-formed");
+	xml = t_read(junit);
+	n = count_of(xml, "<failure ");
+	ck_assert_msg(strcmp(n, "2") == 0, "expected 2 failures, got %s:\n%s", n, xml);
+	free(n);
+	ck_assert_ptr_nonnull(strstr(xml, "b &lt;wrong&gt; &amp; identity"));
+	j = read_json(json);
+	cases = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "suites"), 0), "cases");
+	cJSON_ArrayForEach(c, cases) {
+		const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+		const char *status = cJSON_GetObjectItem(c, "status")->valuestring;
+
+		if (strncmp(name, "rogue", 5) == 0 || strncmp(name, "b <wrong>", 9) == 0) {
+			ck_assert_msg(strcmp(status, "fail") == 0, "%s: %s", name, status);
+			failed++;
+		} else {
+			ck_assert_msg(strcmp(status, "pass") == 0, "%s: %s (%s)", name, status,
+				      cJSON_GetStringValue(cJSON_GetObjectItem(c, "reason")));
+		}
+	}
+	ck_assert_int_eq(failed, 2);
+	ck_assert_int_eq(cJSON_GetObjectItem(j, "exit_code")->valueint, 1);
+	h = t_read(html);
+	ck_assert_ptr_null(strstr(h, "b <wrong>"));
+	ck_assert_ptr_nonnull(strstr(h, "b &lt;wrong&gt; &amp; identity"));
+	cJSON_Delete(j);
+	free(h);
+	free(xml);
+	free(out);
+	mc_rm_rf(tmp);
+	free(tmp);
+	free(text);
+	free(suite);
+	free(out_dir);
+	free(junit);
+	free(json);
+	free(html);
+}
+END_TEST
+
+START_TEST(case_selection)
+{
+	char *tmp = t_tmpdir();
+	char *text = mc_xasprintf(fast_suite, "rejected", "false", "spiffe://cluster.local/ns/foo/sa/sleep");
+	char *suite = t_write(tmp, "fast.json", text);
+	char *out_dir = mc_xasprintf("%s/out", tmp);
+	char *args[] = {"run", "--suite", suite, "--out", out_dir, "--case", "^fast/(rogue|shared)", NULL};
+	char *list[] = {"run", "--suite", suite, "--list", NULL};
+	char *json = mc_xasprintf("%s/report.json", out_dir);
+	char *out = NULL;
+	cJSON *j;
+	int rc;
+
+	rc = mc_run(tmp, args, &out);
+	ck_assert_msg(rc == 0, "exit %d, output:\n%s", rc, out);
+	j = read_json(json);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "total")->valueint, 2);
+	cJSON_Delete(j);
+	free(out);
+	rc = mc_run(tmp, list, &out);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(strstr(out, "fast/rogue rejected\tchain"));
+	free(out);
+	mc_rm_rf(tmp);
+	free(tmp);
+	free(text);
+	free(suite);
+	free(out_dir);
+	free(json);
+}
+END_TEST
+
+/* Each malformed suite: exit 2, a message naming file and position, reports saying why. */
+START_TEST(malformed_suites_exit_2)
+{
+	static const struct {
+		const char *text;
+		const char *message;
+	} bad[] = {
+		{"{\n \"name\": \"x\",\n \"cases\": [ { \"name\": \"a\",, } ]\n}\n", "bad.json:3:"},
+		{"{\"name\": \"x\", \"cases\": [{\"check\": \"chain\"}]}", "cases[0]: missing required field \"name\""},
+		{"{\"name\": \"x\", \"cases\": [{\"name\": \"a\", \"check\": \"chain\", \"input\": {\"server\": 7}}]}",
+		 "input.server: expected a string, got a number"},
+		{"{\"name\": \"x\", \"servers\": [{\"name\": \"s\"}], \"cases\": [{\"name\": \"a\", \"check\": \"chain\", \"input\": {\"server\": \"s\"}}]}",
+		 "servers[0]: missing required field \"cluster\""},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *tmp = t_tmpdir();
+		char *suite = t_write(tmp, "bad.json", bad[i].text);
+		char *out_dir = mc_xasprintf("%s/out", tmp);
+		char *runs = mc_xasprintf("%s/runs", tmp);
+		char *args[] = {"run", "--suite", suite, "--out", out_dir, NULL};
+		char *junit = mc_xasprintf("%s/junit.xml", out_dir);
+		char *out = NULL, *xml;
+		int rc;
+
+		mkdir(runs, 0700);
+		rc = mc_run(runs, args, &out);
+		ck_assert_msg(rc == 2, "case %zu: exit %d, output:\n%s", i, rc, out);
+		ck_assert_msg(strstr(out, bad[i].message) != NULL, "case %zu: message missing \"%s\" in:\n%s", i,
+			      bad[i].message, out);
+		ck_assert_msg(strstr(out, "bad.json") != NULL, "case %zu: file not named:\n%s", i, out);
+		/* JUnit is written even so, with an error saying why. */
+		ck_assert_msg(xmllint_ok(junit), "case %zu: junit not well-formed", i);
+		xml = t_read(junit);
+		ck_assert_msg(strstr(xml, "<error") != NULL, "case %zu: no error in junit:\n%s", i, xml);
+		ck_assert_int_eq(count_entries(runs), 0);
+		free(xml);
+		free(out);
+		mc_rm_rf(tmp);
+		free(tmp);
+		free(suite);
+		free(out_dir);
+		free(runs);
+		free(junit);
+	}
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+	char *tmp = t_tmpdir();
+	char *a1[] = {"run", "--bogus", NULL};
+	char *a2[] = {"run", "--case", "(", NULL};
+	char *a3[] = {"nonsense", NULL};
+	char *a4[] = {"run", "--target", "mars", NULL};
+	char *a5[] = {"run", "--suite", "/nonexistent/s.json", "--out", tmp, NULL};
+	char *a6[] = {"run", "--help", NULL};
+	char *out = NULL;
+
+	ck_assert_int_eq(mc_run(tmp, a1, &out), 2);
+	ck_assert_ptr_nonnull(strstr(out, "--bogus"));
+	free(out);
+	ck_assert_int_eq(mc_run(tmp, a2, &out), 2);
+	ck_assert_ptr_nonnull(strstr(out, "--case"));
+	free(out);
+	ck_assert_int_eq(mc_run(tmp, a3, &out), 2);
+	free(out);
+	ck_assert_int_eq(mc_run(tmp, a4, &out), 2);
+	ck_assert_ptr_nonnull(strstr(out, "mars"));
+	free(out);
+	ck_assert_int_eq(mc_run(tmp, a5, &out), 2);
+	ck_assert_ptr_nonnull(strstr(out, "/nonexistent/s.json"));
+	free(out);
+	ck_assert_int_eq(mc_run(tmp, a6, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--suite"));
+	free(out);
+	mc_rm_rf(tmp);
+	free(tmp);
+}
+END_TEST
+
+/* SIGTERM in the middle of a run: processes stopped, run directory removed, reports written. */
+START_TEST(interrupted_run_leaves_nothing)
+{
+	char *tmp = t_tmpdir();
+	char *runs = mc_xasprintf("%s/runs", tmp);
+	char *text = mc_xasprintf(fast_suite, "rejected", "false", "spiffe://cluster.local/ns/foo/sa/sleep");
+	char *suite = t_write(tmp, "fast.json", text);
+	char *out_dir = mc_xasprintf("%s/out", tmp);
+	char *junit = mc_xasprintf("%s/junit.xml", out_dir);
+	char *argv[] = {(char *)bin, "run", "--suite", suite, "--out", out_dir, NULL};
+	char *log = mc_xasprintf("%s/log", tmp);
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status = 0;
+
+	mkdir(runs, 0700);
+	setenv("TMPDIR", runs, 1);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	ck_assert_int_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	unsetenv("TMPDIR");
+	/* Wait until the target is being set up (the run directory exists), then stop it. */
+	for (int i = 0; i < 500 && count_entries(runs) == 0; i++)
+		usleep(2000);
+	usleep(100000);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "meshcheck died of a signal");
+	ck_assert_msg(WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 0,
+		      "exit %d", WEXITSTATUS(status));
+	ck_assert_msg(count_entries(runs) == 0, "run directory left behind");
+	if (WEXITSTATUS(status) == 2)
+		ck_assert(xmllint_ok(junit));
+	mc_rm_rf(tmp);
+	free(tmp);
+	free(runs);
+	free(text);
+	free(suite);
+	free(out_dir);
+	free(junit);
+	free(log);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("e2e");
+	TCase *tc = tcase_create("local");
+
+	bin = getenv("MESHCHECK");
+	if (bin == NULL || access(bin, X_OK) != 0) {
+		printf("SKIP: MESHCHECK does not name the meshcheck binary\n");
+		return 77;
+	}
+	if (mc_nginx_binary() == NULL) {
+		printf("SKIP: nginx not found (install nginx-light)\n");
+		return 77;
+	}
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, trust_suite_passes);
+	tcase_add_test(tc, failing_case_is_never_a_pass);
+	tcase_add_test(tc, case_selection);
+	tcase_add_test(tc, malformed_suites_exit_2);
+	tcase_add_test(tc, usage_errors_exit_2);
+	tcase_add_test(tc, interrupted_run_leaves_nothing);
+	suite_add_tcase(s, tc);
+	return t_main(s);
+}
