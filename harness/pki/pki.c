@@ -173,7 +173,8 @@ name_string(const X509_NAME *name)
 		X509_NAME_print_ex(b, name, 0, (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_UTF8_CONVERT);
 	BIO_get_mem_ptr(b, &bm);
 	s = mc_xmalloc(bm->length + 1);
-	memcpy(s, bm->data, bm->length);
+	if (bm->length > 0)
+		memcpy(s, bm->data, bm->length);
 	s[bm->length] = '\0';
 	BIO_free(b);
 	return s;
@@ -451,7 +452,8 @@ mc_chain_to_pem(const struct mc_chain *c)
 			abort();
 	BIO_get_mem_ptr(b, &bm);
 	s = mc_xmalloc(bm->length + 1);
-	memcpy(s, bm->data, bm->length);
+	if (bm->length > 0)
+		memcpy(s, bm->data, bm->length);
 	s[bm->length] = '\0';
 	BIO_free(b);
 	return s;
@@ -861,7 +863,8 @@ cert_pem(X509 *x)
 		abort();
 	BIO_get_mem_ptr(b, &bm);
 	s = mc_xmalloc(bm->length + 1);
-	memcpy(s, bm->data, bm->length);
+	if (bm->length > 0)
+		memcpy(s, bm->data, bm->length);
 	s[bm->length] = '\0';
 	BIO_free(b);
 	return s;
