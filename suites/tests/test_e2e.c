@@ -373,6 +373,66 @@ START_TEST(interrupted_run_leaves_nothing)
 }
 END_TEST
 
+/* `certs verify --connect` reads the chain from an nginx that demands a client certificate we do not send. */
+START_TEST(certs_verify_connect_to_nginx_without_client_cert)
+{
+	char *tmp = t_tmpdir();
+	char *pki = mc_xasprintf("%s/pki", tmp);
+	char *wl = mc_xasprintf("%s/wl", tmp);
+	char *ca = mc_xasprintf("%s/c1", pki);
+	char *root = mc_xasprintf("%s/root-cert.pem", pki);
+	char *chain = mc_xasprintf("%s/cert-chain.pem", wl);
+	char *key = mc_xasprintf("%s/key.pem", wl);
+	char *ngdir = mc_xasprintf("%s/nginx", tmp);
+	char *a_init[] = {"certs", "init", "--out", pki, "--cluster", "c1", "--key", "ec256", NULL};
+	char *a_issue[] = {"certs", "issue", "--ca", ca, "--spiffe", "spiffe://cluster.local/ns/foo/sa/httpbin",
+			   "--out", wl, NULL};
+	struct mc_tls_server srv = {.name = "httpbin", .addr = "127.0.0.1", .cert_chain = chain, .key = key,
+				    .client_ca = root};
+	struct mc_nginx *ng = NULL;
+	char err[MC_ERRLEN], hostport[64], *out = NULL;
+	int rc = -1;
+
+	ck_assert_int_eq(mc_run(tmp, a_init, NULL), 0);
+	ck_assert_int_eq(mc_run(tmp, a_issue, NULL), 0);
+	/* Ports from a range the kernel does not hand out as ephemeral; retry on a clash. */
+	for (int i = 0; i < 20 && rc != 0; i++) {
+		srv.port = 20000 + (int)((getpid() * 7 + i * 131) % 10000);
+		rc = mc_nginx_start(ngdir, &srv, 1, 5000, &ng, err, sizeof(err));
+	}
+	ck_assert_msg(rc == 0, "nginx: %s", err);
+	snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", srv.port);
+	{
+		char *a_verify[] = {"certs", "verify", "--root", root, "--connect", hostport,
+				    "--expect-spiffe", "spiffe://cluster.local/ns/foo/sa/*", NULL};
+		char *a_json[] = {"certs", "verify", "--root", root, "--connect", hostport, "--json", NULL};
+		cJSON *j;
+
+		rc = mc_run(tmp, a_verify, &out);
+		ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+		ck_assert_ptr_nonnull(strstr(out, "3 certificate"));
+		ck_assert_ptr_nonnull(strstr(out, "spiffe://cluster.local/ns/foo/sa/httpbin"));
+		free(out);
+		rc = mc_run(tmp, a_json, &out);
+		ck_assert_int_eq(rc, 0);
+		j = cJSON_Parse(out);
+		ck_assert_msg(j != NULL, "not JSON: %s", out);
+		cJSON_Delete(j);
+		free(out);
+	}
+	mc_nginx_stop(ng);
+	mc_rm_rf(tmp);
+	free(tmp);
+	free(pki);
+	free(wl);
+	free(ca);
+	free(root);
+	free(chain);
+	free(key);
+	free(ngdir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -395,6 +455,7 @@ main(void)
 	tcase_add_test(tc, malformed_suites_exit_2);
 	tcase_add_test(tc, usage_errors_exit_2);
 	tcase_add_test(tc, interrupted_run_leaves_nothing);
+	tcase_add_test(tc, certs_verify_connect_to_nginx_without_client_cert);
 	suite_add_tcase(s, tc);
 	return t_main(s);
 }
