@@ -230,9 +230,7 @@ mc_cmd_run(int argc, char **argv)
 
 	make_run_id(run_id, sizeof(run_id));
 	run = mc_run_new(run_id, target->name);
-	mc_run_set_prop(run, "meshcheck.version", MC_VERSION);
-	mc_run_set_prop(run, "run.id", run_id);
-	mc_run_set_prop(run, "target", target->name);
+	/* Id, version and target are fields of the run; properties hold the other facts. */
 	mc_run_set_prop(run, "openssl", OpenSSL_version(OPENSSL_VERSION));
 
 	if (n_files == 0 && default_suites(files, &n_files, err, sizeof(err)) < 0) {

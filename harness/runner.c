@@ -126,7 +126,6 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 		return true;
 	}
 	s = mc_run_add_suite(run, def->name, def->file);
-	mc_suite_set_prop(s, "target", ops->name);
 	if (def->description != NULL)
 		mc_suite_set_prop(s, "description", def->description);
 

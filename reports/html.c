@@ -231,9 +231,7 @@ mc_report_html_text(const struct mc_run *run)
 	put_fact(&b, "host", run->hostname);
 	put_fact(&b, "meshcheck", run->version);
 	for (size_t i = 0; i < run->n_props; i++)
-		if (strcmp(run->props[i].name, "run.id") != 0 && strcmp(run->props[i].name, "target") != 0 &&
-		    strcmp(run->props[i].name, "meshcheck.version") != 0)
-			put_fact(&b, run->props[i].name, run->props[i].value);
+		put_fact(&b, run->props[i].name, run->props[i].value);
 	mc_buf_puts(&b, "</dl>\n");
 	if (run->n_suites == 0)
 		mc_buf_puts(&b, "<p class=\"muted\">No suite ran.</p>\n");
