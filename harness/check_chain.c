@@ -291,8 +291,7 @@ miss(struct mc_buf *why, size_t *n, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	s = mc_xvasprintf(fmt, ap);
 	va_end(ap);
 	if (*n == 0)
 		mc_buf_puts(why, s);

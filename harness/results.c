@@ -129,8 +129,7 @@ mc_run_abort(struct mc_run *run, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	s = mc_xvasprintf(fmt, ap);
 	va_end(ap);
 	/* The first reason is the one that matters; later ones are consequences. */
 	if (run->aborted == NULL)
@@ -232,8 +231,7 @@ mc_case_set(struct mc_case *c, enum mc_status status, const char *fmt, ...)
 	c->reason = NULL;
 	if (fmt != NULL) {
 		va_start(ap, fmt);
-		if (vasprintf(&c->reason, fmt, ap) < 0)
-			abort();
+		c->reason = mc_xvasprintf(fmt, ap);
 		va_end(ap);
 	}
 }

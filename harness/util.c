@@ -72,17 +72,24 @@ mc_xstrdup(const char *s)
 }
 
 char *
+mc_xvasprintf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	return s;
+}
+
+char *
 mc_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	s = mc_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		abort();
 	return s;
 }
 
@@ -129,14 +136,12 @@ mc_buf_printf(struct mc_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
-	int n, rc;
+	int rc;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	s = mc_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		abort();
-	rc = mc_buf_append(b, s, (size_t)n);
+	rc = mc_buf_append(b, s, strlen(s));
 	free(s);
 	return rc;
 }

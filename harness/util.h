@@ -31,6 +31,7 @@ void *mc_xcalloc(size_t n, size_t size);
 void *mc_xrealloc(void *p, size_t n);
 char *mc_xstrdup(const char *s);        /* NULL in, NULL out. */
 char *mc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *mc_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /*
  * A growable byte buffer with a hard maximum (max == 0 means 64 MiB). The

@@ -158,19 +158,13 @@ printable(const unsigned char *s, size_t n)
 	return mc_buf_steal(&b);
 }
 
-/* A name in RFC 2253 form ("CN=Root CA,O=Istio"); "" for an empty name. Caller frees. */
+/* Returns the contents of a memory BIO as a NUL-terminated string (caller frees) and frees the BIO. */
 static char *
-name_string(const X509_NAME *name)
+bio_take_string(BIO *b)
 {
-	BIO *b = BIO_new(BIO_s_mem());
 	BUF_MEM *bm = NULL;
 	char *s;
 
-	if (b == NULL)
-		abort();
-	/* UTF-8 stays readable; control characters are still escaped. */
-	if (name != NULL && X509_NAME_entry_count(name) > 0)
-		X509_NAME_print_ex(b, name, 0, (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_UTF8_CONVERT);
 	BIO_get_mem_ptr(b, &bm);
 	s = mc_xmalloc(bm->length + 1);
 	if (bm->length > 0)
@@ -178,6 +172,20 @@ name_string(const X509_NAME *name)
 	s[bm->length] = '\0';
 	BIO_free(b);
 	return s;
+}
+
+/* A name in RFC 2253 form ("CN=Root CA,O=Istio"); "" for an empty name. Caller frees. */
+static char *
+name_string(const X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	if (b == NULL)
+		abort();
+	/* UTF-8 stays readable; control characters are still escaped. */
+	if (name != NULL && X509_NAME_entry_count(name) > 0)
+		X509_NAME_print_ex(b, name, 0, (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_UTF8_CONVERT);
+	return bio_take_string(b);
 }
 
 static void
@@ -442,21 +450,13 @@ char *
 mc_chain_to_pem(const struct mc_chain *c)
 {
 	BIO *b = BIO_new(BIO_s_mem());
-	BUF_MEM *bm = NULL;
-	char *s;
 
 	if (b == NULL)
 		abort();
 	for (size_t i = 0; i < mc_chain_count(c); i++)
 		if (PEM_write_bio_X509(b, chain_get(c, i)) != 1)
 			abort();
-	BIO_get_mem_ptr(b, &bm);
-	s = mc_xmalloc(bm->length + 1);
-	if (bm->length > 0)
-		memcpy(s, bm->data, bm->length);
-	s[bm->length] = '\0';
-	BIO_free(b);
-	return s;
+	return bio_take_string(b);
 }
 
 int
@@ -856,18 +856,10 @@ static char *
 cert_pem(X509 *x)
 {
 	BIO *b = BIO_new(BIO_s_mem());
-	BUF_MEM *bm = NULL;
-	char *s;
 
 	if (b == NULL || PEM_write_bio_X509(b, x) != 1)
 		abort();
-	BIO_get_mem_ptr(b, &bm);
-	s = mc_xmalloc(bm->length + 1);
-	if (bm->length > 0)
-		memcpy(s, bm->data, bm->length);
-	s[bm->length] = '\0';
-	BIO_free(b);
-	return s;
+	return bio_take_string(b);
 }
 
 static int

@@ -54,6 +54,40 @@ mc_run(const char *tmp, char *const args[], char **out)
 	return rc;
 }
 
+/* A test's own folders and the report paths inside them. */
+struct ws {
+	char *tmp;      /* removed by ws_free */
+	char *runs;     /* TMPDIR given to meshcheck: run directories appear here */
+	char *out_dir;
+	char *junit;
+	char *json;
+	char *html;
+};
+
+static void
+ws_init(struct ws *w)
+{
+	w->tmp = t_tmpdir();
+	w->runs = mc_xasprintf("%s/runs", w->tmp);
+	w->out_dir = mc_xasprintf("%s/out", w->tmp);
+	w->junit = mc_xasprintf("%s/junit.xml", w->out_dir);
+	w->json = mc_xasprintf("%s/report.json", w->out_dir);
+	w->html = mc_xasprintf("%s/report.html", w->out_dir);
+	ck_assert_int_eq(mkdir(w->runs, 0700), 0);
+}
+
+static void
+ws_free(struct ws *w)
+{
+	mc_rm_rf(w->tmp);
+	free(w->tmp);
+	free(w->runs);
+	free(w->out_dir);
+	free(w->junit);
+	free(w->json);
+	free(w->html);
+}
+
 static cJSON *
 read_json(const char *path)
 {
@@ -103,29 +137,27 @@ static const char *const fast_suite =
 
 START_TEST(trust_suite_passes)
 {
-	char *tmp = t_tmpdir();
-	char *out_dir = mc_xasprintf("%s/out", tmp);
-	char *runs = mc_xasprintf("%s/runs", tmp);
+	struct ws w;
 	char *suite = mc_xasprintf("%s/suites/trust.json", MC_SOURCE_ROOT);
-	char *args[] = {"run", "--suite", suite, "--out", out_dir, NULL};
-	char *junit = mc_xasprintf("%s/junit.xml", out_dir);
-	char *json = mc_xasprintf("%s/report.json", out_dir);
-	char *html = mc_xasprintf("%s/report.html", out_dir);
 	char *out = NULL, *xml, *n;
 	cJSON *j, *sum, *cases, *c;
 	int rc;
 
-	mkdir(runs, 0700);
-	rc = mc_run(runs, args, &out);
+	ws_init(&w);
+	{
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
+	}
 	ck_assert_msg(rc == 0, "exit %d, output:\n%s", rc, out);
-	ck_assert_msg(xmllint_ok(junit), "junit.xml is not well-formed");
-	xml = t_read(junit);
+	ck_assert_msg(xmllint_ok(w.junit), "junit.xml is not well-formed");
+	xml = t_read(w.junit);
 	n = count_of(xml, "<testcase ");
 	ck_assert_str_eq(n, "7");
 	free(n);
 	ck_assert_ptr_null(strstr(xml, "<failure"));
 	ck_assert_ptr_null(strstr(xml, "<error"));
-	j = read_json(json);
+	j = read_json(w.json);
 	sum = cJSON_GetObjectItem(j, "summary");
 	ck_assert_int_eq(cJSON_GetObjectItem(sum, "total")->valueint, 7);
 	ck_assert_int_eq(cJSON_GetObjectItem(sum, "passed")->valueint, 7);
@@ -137,50 +169,44 @@ START_TEST(trust_suite_passes)
 		char *p;
 
 		ck_assert_msg(ev != NULL, "case without evidence");
-		p = mc_xasprintf("%s/%s", out_dir, cJSON_GetObjectItem(ev, "path")->valuestring);
+		p = mc_xasprintf("%s/%s", w.out_dir, cJSON_GetObjectItem(ev, "path")->valuestring);
 		ck_assert_msg(access(p, R_OK) == 0, "missing evidence %s", p);
 		free(p);
 	}
-	ck_assert_int_eq(access(html, R_OK), 0);
+	ck_assert_int_eq(access(w.html, R_OK), 0);
 	/* Nothing left behind: the run directory is gone. */
-	ck_assert_msg(count_entries(runs) == 0, "run directory left behind in %s", runs);
+	ck_assert_msg(count_entries(w.runs) == 0, "run directory left behind in %s", w.runs);
 	cJSON_Delete(j);
 	free(xml);
 	free(out);
-	mc_rm_rf(tmp);
-	free(tmp);
-	free(out_dir);
-	free(runs);
+	ws_free(&w);
 	free(suite);
-	free(junit);
-	free(json);
-	free(html);
 }
 END_TEST
 
 START_TEST(failing_case_is_never_a_pass)
 {
-	char *tmp = t_tmpdir();
+	struct ws w;
 	char *text = mc_xasprintf(fast_suite, "wrongly trusted", "true", "spiffe://cluster.local/ns/foo/sa/httpbin");
-	char *suite = t_write(tmp, "fast.json", text);
-	char *out_dir = mc_xasprintf("%s/out", tmp);
-	char *args[] = {"run", "--suite", suite, "--out", out_dir, NULL};
-	char *junit = mc_xasprintf("%s/junit.xml", out_dir);
-	char *json = mc_xasprintf("%s/report.json", out_dir);
-	char *html = mc_xasprintf("%s/report.html", out_dir);
-	char *out = NULL, *xml, *h, *n;
+	char *suite, *out = NULL, *xml, *h, *n;
 	cJSON *j, *cases, *c;
 	int rc, failed = 0;
 
-	rc = mc_run(tmp, args, &out);
+	ws_init(&w);
+	suite = t_write(w.tmp, "fast.json", text);
+	{
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
+	}
 	ck_assert_msg(rc == 1, "exit %d (expected 1), output:\n%s", rc, out);
-	ck_assert_msg(xmllint_ok(junit), "junit.xml is not well-formed");
-	xml = t_read(junit);
+	ck_assert_msg(xmllint_ok(w.junit), "junit.xml is not well-formed");
+	xml = t_read(w.junit);
 	n = count_of(xml, "<failure ");
 	ck_assert_msg(strcmp(n, "2") == 0, "expected 2 failures, got %s:\n%s", n, xml);
 	free(n);
 	ck_assert_ptr_nonnull(strstr(xml, "b &lt;wrong&gt; &amp; identity"));
-	j = read_json(json);
+	j = read_json(w.json);
 	cases = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "suites"), 0), "cases");
 	cJSON_ArrayForEach(c, cases) {
 		const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
@@ -196,53 +222,45 @@ START_TEST(failing_case_is_never_a_pass)
 	}
 	ck_assert_int_eq(failed, 2);
 	ck_assert_int_eq(cJSON_GetObjectItem(j, "exit_code")->valueint, 1);
-	h = t_read(html);
+	h = t_read(w.html);
 	ck_assert_ptr_null(strstr(h, "b <wrong>"));
 	ck_assert_ptr_nonnull(strstr(h, "b &lt;wrong&gt; &amp; identity"));
 	cJSON_Delete(j);
 	free(h);
 	free(xml);
 	free(out);
-	mc_rm_rf(tmp);
-	free(tmp);
+	ws_free(&w);
 	free(text);
 	free(suite);
-	free(out_dir);
-	free(junit);
-	free(json);
-	free(html);
 }
 END_TEST
 
 START_TEST(case_selection)
 {
-	char *tmp = t_tmpdir();
+	struct ws w;
 	char *text = mc_xasprintf(fast_suite, "rejected", "false", "spiffe://cluster.local/ns/foo/sa/sleep");
-	char *suite = t_write(tmp, "fast.json", text);
-	char *out_dir = mc_xasprintf("%s/out", tmp);
-	char *args[] = {"run", "--suite", suite, "--out", out_dir, "--case", "^fast/(rogue|shared)", NULL};
-	char *list[] = {"run", "--suite", suite, "--list", NULL};
-	char *json = mc_xasprintf("%s/report.json", out_dir);
-	char *out = NULL;
+	char *suite, *out = NULL;
 	cJSON *j;
 	int rc;
 
-	rc = mc_run(tmp, args, &out);
+	ws_init(&w);
+	suite = t_write(w.tmp, "fast.json", text);
+	char *args[] = {"run", "--suite", suite, "--out", w.out_dir, "--case", "^fast/(rogue|shared)", NULL};
+	char *list[] = {"run", "--suite", suite, "--list", NULL};
+
+	rc = mc_run(w.runs, args, &out);
 	ck_assert_msg(rc == 0, "exit %d, output:\n%s", rc, out);
-	j = read_json(json);
+	j = read_json(w.json);
 	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "total")->valueint, 2);
 	cJSON_Delete(j);
 	free(out);
-	rc = mc_run(tmp, list, &out);
+	rc = mc_run(w.runs, list, &out);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_ptr_nonnull(strstr(out, "fast/rogue rejected\tchain"));
 	free(out);
-	mc_rm_rf(tmp);
-	free(tmp);
+	ws_free(&w);
 	free(text);
 	free(suite);
-	free(out_dir);
-	free(json);
 }
 END_TEST
 
@@ -262,34 +280,28 @@ START_TEST(malformed_suites_exit_2)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *tmp = t_tmpdir();
-		char *suite = t_write(tmp, "bad.json", bad[i].text);
-		char *out_dir = mc_xasprintf("%s/out", tmp);
-		char *runs = mc_xasprintf("%s/runs", tmp);
-		char *args[] = {"run", "--suite", suite, "--out", out_dir, NULL};
-		char *junit = mc_xasprintf("%s/junit.xml", out_dir);
-		char *out = NULL, *xml;
+		struct ws w;
+		char *suite, *out = NULL, *xml;
 		int rc;
 
-		mkdir(runs, 0700);
-		rc = mc_run(runs, args, &out);
+		ws_init(&w);
+		suite = t_write(w.tmp, "bad.json", bad[i].text);
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
 		ck_assert_msg(rc == 2, "case %zu: exit %d, output:\n%s", i, rc, out);
 		ck_assert_msg(strstr(out, bad[i].message) != NULL, "case %zu: message missing \"%s\" in:\n%s", i,
 			      bad[i].message, out);
 		ck_assert_msg(strstr(out, "bad.json") != NULL, "case %zu: file not named:\n%s", i, out);
 		/* JUnit is written even so, with an error saying why. */
-		ck_assert_msg(xmllint_ok(junit), "case %zu: junit not well-formed", i);
-		xml = t_read(junit);
+		ck_assert_msg(xmllint_ok(w.junit), "case %zu: junit not well-formed", i);
+		xml = t_read(w.junit);
 		ck_assert_msg(strstr(xml, "<error") != NULL, "case %zu: no error in junit:\n%s", i, xml);
-		ck_assert_int_eq(count_entries(runs), 0);
+		ck_assert_int_eq(count_entries(w.runs), 0);
 		free(xml);
 		free(out);
-		mc_rm_rf(tmp);
-		free(tmp);
+		ws_free(&w);
 		free(suite);
-		free(out_dir);
-		free(runs);
-		free(junit);
 	}
 }
 END_TEST
@@ -330,20 +342,19 @@ END_TEST
 /* SIGTERM in the middle of a run: processes stopped, run directory removed, reports written. */
 START_TEST(interrupted_run_leaves_nothing)
 {
-	char *tmp = t_tmpdir();
-	char *runs = mc_xasprintf("%s/runs", tmp);
+	struct ws w;
 	char *text = mc_xasprintf(fast_suite, "rejected", "false", "spiffe://cluster.local/ns/foo/sa/sleep");
-	char *suite = t_write(tmp, "fast.json", text);
-	char *out_dir = mc_xasprintf("%s/out", tmp);
-	char *junit = mc_xasprintf("%s/junit.xml", out_dir);
-	char *argv[] = {(char *)bin, "run", "--suite", suite, "--out", out_dir, NULL};
-	char *log = mc_xasprintf("%s/log", tmp);
+	char *suite, *log;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int status = 0;
 
-	mkdir(runs, 0700);
-	setenv("TMPDIR", runs, 1);
+	ws_init(&w);
+	suite = t_write(w.tmp, "fast.json", text);
+	log = mc_xasprintf("%s/log", w.tmp);
+	char *argv[] = {(char *)bin, "run", "--suite", suite, "--out", w.out_dir, NULL};
+
+	setenv("TMPDIR", w.runs, 1);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
@@ -351,7 +362,7 @@ START_TEST(interrupted_run_leaves_nothing)
 	posix_spawn_file_actions_destroy(&fa);
 	unsetenv("TMPDIR");
 	/* Wait until the target is being set up (the run directory exists), then stop it. */
-	for (int i = 0; i < 500 && count_entries(runs) == 0; i++)
+	for (int i = 0; i < 500 && count_entries(w.runs) == 0; i++)
 		usleep(2000);
 	usleep(100000);
 	kill(pid, SIGTERM);
@@ -359,16 +370,12 @@ START_TEST(interrupted_run_leaves_nothing)
 	ck_assert_msg(WIFEXITED(status), "meshcheck died of a signal");
 	ck_assert_msg(WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 0,
 		      "exit %d", WEXITSTATUS(status));
-	ck_assert_msg(count_entries(runs) == 0, "run directory left behind");
+	ck_assert_msg(count_entries(w.runs) == 0, "run directory left behind");
 	if (WEXITSTATUS(status) == 2)
-		ck_assert(xmllint_ok(junit));
-	mc_rm_rf(tmp);
-	free(tmp);
-	free(runs);
+		ck_assert(xmllint_ok(w.junit));
+	ws_free(&w);
 	free(text);
 	free(suite);
-	free(out_dir);
-	free(junit);
 	free(log);
 }
 END_TEST
