@@ -94,6 +94,11 @@ render_conf(const char *dir, const struct mc_tls_server *servers, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct mc_tls_server *s = &servers[i];
 
+		if (s->plaintext) {
+			mc_buf_printf(&b, "    # server %s (plaintext)\n    server {\n        listen %s:%d;\n",
+				      s->name, s->addr, s->port);
+			goto location;
+		}
 		mc_buf_printf(&b,
 			"    # server %s\n"
 			"    server {\n"
@@ -108,6 +113,7 @@ render_conf(const char *dir, const struct mc_tls_server *servers, size_t n)
 				"        ssl_verify_client on;\n"
 				"        ssl_verify_depth 4;\n",
 				s->client_ca);
+location:
 		mc_buf_puts(&b, "        location / {\n            default_type text/plain;\n            return 200 ");
 		put_quoted(&b, s->body != NULL ? s->body : s->name);
 		mc_buf_puts(&b, ";\n        }\n    }\n");
@@ -217,7 +223,7 @@ mc_nginx_start(const char *dir, const struct mc_tls_server *servers, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct mc_tls_server *s = &servers[i];
 
-		if (!safe_word(s->addr) || !safe_word(s->cert_chain) || !safe_word(s->key) ||
+		if (!safe_word(s->addr) || (!s->plaintext && (!safe_word(s->cert_chain) || !safe_word(s->key))) ||
 		    (s->client_ca != NULL && !safe_word(s->client_ca)) || s->port <= 0 || s->port > 65535)
 			return mc_err(err, errlen, EINVAL, "server %s: invalid address, port or file name",
 				      s->name != NULL ? s->name : "?");

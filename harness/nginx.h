@@ -19,6 +19,7 @@ struct mc_tls_server {
 	const char *key;           /* PEM key, 0600 */
 	const char *client_ca;     /* when set, a client certificate is required and verified against it */
 	const char *body;          /* response body for every request; NULL = a default */
+	bool plaintext;            /* plain HTTP, no TLS (cert_chain and key unused) */
 };
 
 struct mc_nginx {

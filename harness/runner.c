@@ -83,6 +83,28 @@ mc_check_evidence_path(const struct mc_check_ctx *ctx, const char *name, char **
 	return rel;
 }
 
+/*
+ * Turns the outcome of a negative control around: the check failing is what
+ * the case wants. An error stays an error (nothing was shown either way), a
+ * skip stays a skip.
+ */
+static void
+invert(struct mc_case *c)
+{
+	char *reason = c->reason != NULL ? mc_xstrdup(c->reason) : NULL;
+	char *expected = mc_xasprintf("NEGATIVE CONTROL: the check below must FAIL.\n%s",
+				      c->expected != NULL ? c->expected : "");
+
+	mc_case_set_expected(c, expected);
+	if (c->status == MC_RESULT_FAIL)
+		mc_case_set(c, MC_RESULT_PASS, "negative control failed as it must: %s", reason);
+	else if (c->status == MC_RESULT_PASS)
+		mc_case_set(c, MC_RESULT_FAIL,
+			    "negative control passed, so the check cannot tell a bad case from a good one");
+	free(reason);
+	free(expected);
+}
+
 static void
 progress(const struct mc_runner_options *o, const struct mc_suite *s, const struct mc_case *c)
 {
@@ -178,6 +200,8 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 			c0 = mc_monotonic();
 			cd->kind->run(&ctx, c);
 			c->duration = mc_monotonic() - c0;
+			if (cd->expect_failure)
+				invert(c);
 			free(ed);
 		}
 		free(case_slug);

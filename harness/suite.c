@@ -205,7 +205,8 @@ expect_object(const cJSON *v, const char *where, const char *what, char *err, si
 static int
 validate_case(struct mc_suite_def *def, const cJSON *c, size_t index, char *err, size_t errlen)
 {
-	static const char *const case_fields[] = {"name", "description", "check", "input", "expect", NULL};
+	static const char *const case_fields[] = {"name", "description", "check", "input", "expect",
+						  "expect_failure", NULL};
 	struct mc_case_def *cd = &def->cases[index];
 	char where[512];
 	const char *kind = NULL;
@@ -218,7 +219,8 @@ validate_case(struct mc_suite_def *def, const cJSON *c, size_t index, char *err,
 	if ((rc = mc_fields_known(c, case_fields, where, err, errlen)) < 0 ||
 	    (rc = mc_field_string(c, "name", 1, where, &cd->name, err, errlen)) < 0 ||
 	    (rc = mc_field_string(c, "description", 0, where, &cd->description, err, errlen)) < 0 ||
-	    (rc = mc_field_string(c, "check", 1, where, &kind, err, errlen)) < 0)
+	    (rc = mc_field_string(c, "check", 1, where, &kind, err, errlen)) < 0 ||
+	    (rc = mc_field_bool(c, "expect_failure", 0, where, &cd->expect_failure, err, errlen)) < 0)
 		return rc;
 	if (cd->name[0] == '\0')
 		return mc_err(err, errlen, EINVAL, "%s.name: must not be empty", where);

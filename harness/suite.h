@@ -9,9 +9,13 @@
  *     "servers": [ { ... } ],                      optional; read by the target
  *     "cases": [
  *       { "name": "...", "check": "chain", "input": { ... }, "expect": { ... },
- *         "description": "..." }
+ *         "description": "...", "expect_failure": false }
  *     ]
  *   }
+ *
+ * A case with "expect_failure": true is a negative control: it passes only
+ * when its check fails (a leak that must be caught, a chain that must be
+ * rejected), and fails, saying so, when the check passes.
  *
  * Loading validates the whole file, including every case's input and
  * expectation (through its check kind), before anything runs, so a typo is
@@ -33,6 +37,7 @@ struct mc_case_def {
 	const cJSON *input;        /* object; may be empty */
 	const cJSON *expect;       /* object; may be empty */
 	size_t index;              /* position in "cases" */
+	int expect_failure;        /* a negative control: passes only when the check fails */
 };
 
 struct mc_suite_def {

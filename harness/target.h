@@ -10,6 +10,7 @@
 #ifndef MC_TARGET_H
 #define MC_TARGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "suite.h"
@@ -24,6 +25,8 @@ struct mc_endpoint {
 	const char *spiffe;        /* the identity it was given, or NULL */
 	const char *client_cert;   /* a mesh client certificate (PEM chain) the harness may present */
 	const char *client_key;
+	bool plaintext;            /* plain HTTP rather than TLS */
+	const char *root;          /* PEM of the root its certificate chains to (mesh root), or NULL */
 };
 
 struct mc_target;

@@ -14,7 +14,10 @@
  *                "key": "rsa4096" | "rsa2048" | "ec256" }
  *   "servers": [ { "name": "httpbin-c1", "cluster": "c1", "namespace": "foo",
  *                  "service_account": "httpbin", "service": "httpbin",
- *                  "require_client_cert": false, "foreign_root": false } ]
+ *                  "require_client_cert": false, "foreign_root": false,
+ *                  "plaintext": false } ]
+ * A "plaintext" server speaks plain HTTP (a workload without a sidecar, or
+ * with mTLS disabled): the negative control of wire checks.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +45,7 @@ struct local_server {
 	char *spiffe;
 	char *chain;
 	char *key;
+	bool plaintext;
 	struct mc_nginx *nginx;
 };
 
@@ -61,7 +65,7 @@ local_validate(const struct mc_suite_def *def, char *err, size_t errlen)
 {
 	static const char *const mesh_fields[] = {"trust_domain", "clusters", "key", NULL};
 	static const char *const server_fields[] = {"name", "cluster", "namespace", "service_account",
-						    "service", "require_client_cert", "foreign_root", NULL};
+						    "service", "require_client_cert", "foreign_root", "plaintext", NULL};
 	char where[512];
 	const cJSON *clusters = NULL, *s, *e;
 	const char *v = NULL;
@@ -112,7 +116,8 @@ local_validate(const struct mc_suite_def *def, char *err, size_t errlen)
 		    (rc = mc_field_string(s, "service_account", 1, where, &sa, err, errlen)) < 0 ||
 		    (rc = mc_field_string(s, "service", 0, where, &svc, err, errlen)) < 0 ||
 		    (rc = mc_field_bool(s, "require_client_cert", 0, where, &b, err, errlen)) < 0 ||
-		    (rc = mc_field_bool(s, "foreign_root", 0, where, &b, err, errlen)) < 0)
+		    (rc = mc_field_bool(s, "foreign_root", 0, where, &b, err, errlen)) < 0 ||
+		    (rc = mc_field_bool(s, "plaintext", 0, where, &b, err, errlen)) < 0)
 			return rc;
 		if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(name))
 			return mc_err(err, errlen, EINVAL, "%s.name: \"%s\" is not a valid server name (a-z, 0-9, -, _, .)",
@@ -291,6 +296,7 @@ local_up(struct mc_target *t, const struct mc_suite_def *def, char *err, size_t 
 		ls->cluster = mc_xstrdup(st->clusters[ci]);
 		ls->addr = mc_xasprintf("127.%d.1.%zu", 11 + ci, ++per_cluster[ci]);
 		ls->spiffe = mc_xasprintf("spiffe://%s/ns/%s/sa/%s", st->trust_domain, ns, sa);
+		ls->plaintext = bool_or(s, "plaintext", false);
 		if (bool_or(s, "foreign_root", false)) {
 			if ((rc = foreign_ca(t, &ca, &ca_dir, err, errlen)) < 0) {
 				free(ca_dir);
@@ -330,6 +336,7 @@ local_up(struct mc_target *t, const struct mc_suite_def *def, char *err, size_t 
 			srv.key = ls->key;
 			srv.client_ca = bool_or(s, "require_client_cert", false) ? st->root : NULL;
 			srv.body = ls->spiffe;
+			srv.plaintext = ls->plaintext;
 			rc = mc_nginx_start(ngdir, &srv, 1, 5000, &ls->nginx, err, errlen);
 			free(ngdir);
 			if (rc == 0 || strstr(err, "in use") == NULL)
@@ -366,6 +373,8 @@ local_endpoint(struct mc_target *t, const char *name, struct mc_endpoint *out, c
 		out->spiffe = ls->spiffe;
 		out->client_cert = st->client_cert;
 		out->client_key = st->client_key;
+		out->plaintext = ls->plaintext;
+		out->root = st->root;
 		return 0;
 	}
 	return mc_err(err, errlen, ENOENT, "no server named \"%s\" in this suite", name);
