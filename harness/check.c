@@ -8,6 +8,7 @@
 
 const struct mc_check_kind *const mc_check_kinds[] = {
 	&mc_check_chain,
+	&mc_check_wire,
 	NULL,
 };
 

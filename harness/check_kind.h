@@ -35,6 +35,7 @@ struct mc_check_kind {
 };
 
 extern const struct mc_check_kind mc_check_chain;
+extern const struct mc_check_kind mc_check_wire;
 
 /* The table of all check kinds, NULL-terminated. */
 extern const struct mc_check_kind *const mc_check_kinds[];

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -268,6 +269,7 @@ mc_cmd_run(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ro.out_dir = out_dir;
 	ro.case_regex = case_re;
 	ro.target = target;
@@ -277,6 +279,7 @@ mc_cmd_run(int argc, char **argv)
 	ro.color = !quiet && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	(void)mc_runner_run(run, defs, n_defs, &ro, err, sizeof(err));
 	mc_target_down_all();
+	curl_global_cleanup();
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 

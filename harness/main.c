@@ -14,6 +14,8 @@ static int cmd_version(int argc, char **argv);
 static const struct mc_cmd commands[] = {
 	{"run", "run suites against a target and write JUnit, HTML and JSON reports", mc_cmd_run},
 	{"certs", "mesh PKI: create CAs, issue workload certificates, verify and inspect chains", mc_cmd_certs},
+	{"capture", "capture packets live and classify every TCP flow (TLS, HTTP/1, h2c, plaintext)", mc_cmd_capture},
+	{"pcap", "classify the flows of a pcap/pcapng file or stream and judge an expectation", mc_cmd_pcap},
 	{"help", "show this help, or a command's help (help COMMAND)", cmd_help},
 	{"version", "print the version", cmd_version},
 };

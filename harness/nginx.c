@@ -102,7 +102,7 @@ render_conf(const char *dir, const struct mc_tls_server *servers, size_t n)
 		mc_buf_printf(&b,
 			"    # server %s\n"
 			"    server {\n"
-			"        listen %s:%d ssl;\n"
+			"        listen %s:%d ssl http2;\n"
 			"        ssl_certificate %s;\n"
 			"        ssl_certificate_key %s;\n"
 			"        ssl_protocols TLSv1.2 TLSv1.3;\n",

@@ -440,6 +440,103 @@ START_TEST(certs_verify_connect_to_nginx_without_client_cert)
 }
 END_TEST
 
+
+/* Finds a case by name in a report.json and returns its status and reason. */
+static const char *
+case_status(cJSON *j, const char *name, const char **reason)
+{
+	cJSON *suite, *c;
+
+	cJSON_ArrayForEach(suite, cJSON_GetObjectItem(j, "suites"))
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(suite, "cases"))
+			if (strcmp(cJSON_GetObjectItem(c, "name")->valuestring, name) == 0) {
+				if (reason != NULL)
+					*reason = cJSON_GetStringValue(cJSON_GetObjectItem(c, "reason"));
+				return cJSON_GetObjectItem(c, "status")->valuestring;
+			}
+	ck_abort_msg("no case %s in the report", name);
+	return NULL;
+}
+
+/* The wire suite passes as root: TLS flows clean, the plaintext negative control caught. */
+START_TEST(wire_suite_passes)
+{
+	struct ws w;
+	char *suite = mc_xasprintf("%s/suites/wire.json", MC_SOURCE_ROOT);
+	char *out = NULL, *pcap;
+	const char *reason = NULL;
+	cJSON *j;
+	int rc;
+
+	if (geteuid() != 0) {
+		printf("SKIP: wire_suite_passes needs root to capture\n");
+		free(suite);
+		return;
+	}
+	ws_init(&w);
+	{
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
+	}
+	ck_assert_msg(rc == 0, "exit %d, output:\n%s", rc, out);
+	j = read_json(w.json);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "passed")->valueint, 3);
+	ck_assert_str_eq(case_status(j, "negative control: plaintext workload leaks the canary", &reason), "pass");
+	ck_assert_msg(reason != NULL && strstr(reason, "negative control failed as it must") != NULL, "%s", reason);
+	/* The capture is kept as evidence and is a real pcap. */
+	pcap = mc_xasprintf("%s/evidence/wire/mTLS-to-httpbin-carries-no-cleartext/capture.pcap", w.out_dir);
+	ck_assert_msg(access(pcap, R_OK) == 0, "no capture evidence at %s", pcap);
+	cJSON_Delete(j);
+	free(pcap);
+	free(out);
+	ws_free(&w);
+	free(suite);
+}
+END_TEST
+
+/* The wire check must fail on a real plaintext flow, and a negative control that passes must fail the suite. */
+START_TEST(wire_check_flags_plaintext)
+{
+	static const char *const text =
+		"{\"name\": \"leak\", \"mesh\": {\"key\": \"ec256\"},\n"
+		" \"servers\": [{\"name\": \"tls\", \"cluster\": \"c1\", \"namespace\": \"a\", \"service_account\": \"b\"},\n"
+		"  {\"name\": \"plain\", \"cluster\": \"c2\", \"namespace\": \"a\", \"service_account\": \"c\", \"plaintext\": true}],\n"
+		" \"cases\": [\n"
+		"  {\"name\": \"plaintext must be caught\", \"check\": \"wire\", \"input\": {\"server\": \"plain\", \"requests\": 2}},\n"
+		"  {\"name\": \"bogus control\", \"check\": \"wire\", \"expect_failure\": true, \"input\": {\"server\": \"tls\", \"requests\": 2}}\n"
+		" ]}\n";
+	struct ws w;
+	char *suite, *out = NULL;
+	const char *reason = NULL;
+	cJSON *j;
+	int rc;
+
+	if (geteuid() != 0) {
+		printf("SKIP: wire_check_flags_plaintext needs root to capture\n");
+		return;
+	}
+	ws_init(&w);
+	suite = t_write(w.tmp, "leak.json", text);
+	{
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
+	}
+	ck_assert_msg(rc == 1, "exit %d (expected 1), output:\n%s", rc, out);
+	j = read_json(w.json);
+	ck_assert_str_eq(case_status(j, "plaintext must be caught", &reason), "fail");
+	ck_assert_msg(reason != NULL && (strstr(reason, "http1") != NULL || strstr(reason, "canary") != NULL),
+		      "reason does not name the leak: %s", reason);
+	ck_assert_str_eq(case_status(j, "bogus control", &reason), "fail");
+	ck_assert_msg(reason != NULL && strstr(reason, "negative control passed") != NULL, "%s", reason);
+	cJSON_Delete(j);
+	free(out);
+	ws_free(&w);
+	free(suite);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -463,6 +560,8 @@ main(void)
 	tcase_add_test(tc, usage_errors_exit_2);
 	tcase_add_test(tc, interrupted_run_leaves_nothing);
 	tcase_add_test(tc, certs_verify_connect_to_nginx_without_client_cert);
+	tcase_add_test(tc, wire_suite_passes);
+	tcase_add_test(tc, wire_check_flags_plaintext);
 	suite_add_tcase(s, tc);
 	return t_main(s);
 }
