@@ -152,7 +152,7 @@ mc_cmd_pcap(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			printf("usage: meshcheck pcap FILE|- [OPTIONS]\n\n"
 			       "Reads a pcap or pcapng capture (\"-\" for standard input), classifies every TCP\n"

@@ -1265,10 +1265,14 @@ mc_wire_flow_count(const struct mc_wire *w)
 void
 mc_wire_flow_get(const struct mc_wire *w, size_t i, struct mc_flow_view *v)
 {
-	const struct flow *f = &w->flows[i];
-	int af = f->family == 4 ? AF_INET : AF_INET6;
+	const struct flow *f;
+	int af;
 
 	memset(v, 0, sizeof(*v));
+	if (i >= w->n_flows)
+		return; /* out of range: an empty view */
+	f = &w->flows[i];
+	af = f->family == 4 ? AF_INET : AF_INET6;
 	v->family = af;
 	inet_ntop(af, f->addr[0], v->client, sizeof(v->client));
 	inet_ntop(af, f->addr[1], v->server, sizeof(v->server));

@@ -125,7 +125,7 @@ struct mc_flow_view {
 };
 
 size_t mc_wire_flow_count(const struct mc_wire *w);
-/* Flows in order of first appearance. */
+/* Flows in order of first appearance; an index past the end gives a zeroed view. */
 void mc_wire_flow_get(const struct mc_wire *w, size_t i, struct mc_flow_view *out);
 
 /* Which flows a verdict is about: those with an endpoint matching (addr, port); empty = all. */

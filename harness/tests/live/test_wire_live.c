@@ -428,6 +428,7 @@ live_end(struct live *l, struct mc_wire **file)
 {
 	struct mc_wire_stats ls, fs;
 	char err[MC_ERRLEN];
+	char *table;
 
 	ck_assert_msg(mc_capture_stop(l->cap, err, sizeof(err)) == 0, "capture stop: %s", err);
 	l->cap = NULL;
@@ -440,6 +441,11 @@ live_end(struct live *l, struct mc_wire **file)
 	ck_assert_uint_eq(ls.bytes, fs.bytes);
 	ck_assert_uint_eq(ls.tcp_packets, fs.tcp_packets);
 	ck_assert(!fs.truncated_file);
+	/* The flow table goes to the test log as evidence. */
+	table = mc_wire_flows_text(l->w);
+	printf("capture %s:\n%s", l->pcap, table != NULL ? table : "(no table)\n");
+	fflush(stdout);
+	free(table);
 	ck_assert_uint_eq(mc_wire_flow_count(l->w), mc_wire_flow_count(*file));
 	for (size_t i = 0; i < mc_wire_flow_count(l->w); i++) {
 		struct mc_flow_view a, b;
@@ -755,7 +761,7 @@ START_TEST(plaintext_canary)
 }
 END_TEST
 
-/* h2c with prior knowledge: the cleartext connection preface. */
+/* h2c with prior knowledge: the cleartext connection preface, and the canary in the body found. */
 START_TEST(h2c_prior_knowledge)
 {
 	struct live l = {0};
@@ -769,6 +775,7 @@ START_TEST(h2c_prior_knowledge)
 
 	q.url = url;
 	q.httpversion = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+	q.canary = true;
 	live_begin(&l, "lo", port);
 	request(&q, &r);
 	ck_assert_int_eq(r.status, 200);
@@ -781,6 +788,11 @@ START_TEST(h2c_prior_knowledge)
 		the_flow(w, port, &f);
 		ck_assert_str_eq(mc_flow_class_name(f.cls), "h2c");
 		ck_assert_uint_eq(f.tls_version, 0);
+		/*
+		 * The body goes out raw in a DATA frame; the X-Canary header value
+		 * is HPACK Huffman-coded, so only the body's copy is in cleartext.
+		 */
+		ck_assert_msg(f.canary_hits >= 1, "canary hits %llu", (unsigned long long)f.canary_hits);
 		judge(w, port, &v);
 		ck_assert(!v.ok);
 	}

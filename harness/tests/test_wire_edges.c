@@ -1,0 +1,513 @@
+/*
+ * Wire engine edge cases on hand-built packets: hellos split over segments,
+ * retransmitted and out-of-order segments, a small snaplen, canaries split
+ * across segments, every link type, IPv6, non-TCP noise, empty captures,
+ * and the `pcap` command on broken files.
+ */
+#include <arpa/inet.h>
+#include <pcap/pcap.h>
+
+#include "testutil.h"
+#include "wire.h"
+
+static const char *bin;
+
+/* A packet under construction. */
+struct pkt {
+	uint8_t b[4096];
+	size_t len;
+};
+
+static void
+put(struct pkt *p, const void *d, size_t n)
+{
+	if (n == 0)
+		return;
+	memcpy(p->b + p->len, d, n);
+	p->len += n;
+}
+
+static void
+put16(struct pkt *p, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+
+	put(p, b, 2);
+}
+
+/*
+ * An IPv4 or IPv6 TCP packet (no link header) from client port 40000 to
+ * server port 443 (dir 0) or back (dir 1).
+ */
+static struct pkt
+tcp(int v6, int dir, uint32_t seq, uint8_t flags, const void *payload, size_t n)
+{
+	static const uint8_t c4[4] = {127, 0, 0, 1}, s4[4] = {127, 11, 1, 1};
+	static const uint8_t c6[16] = {[15] = 1}, s6[16] = {0xfd, [15] = 2};
+	struct pkt p = {.len = 0};
+	uint8_t th[20] = {0};
+	uint16_t sport = dir == 0 ? 40000 : 443, dport = dir == 0 ? 443 : 40000;
+
+	if (!v6) {
+		uint8_t ih[20] = {0x45, 0};
+		uint16_t total = (uint16_t)(20 + 20 + n);
+
+		ih[2] = (uint8_t)(total >> 8);
+		ih[3] = (uint8_t)total;
+		ih[8] = 64;
+		ih[9] = 6;
+		memcpy(ih + 12, dir == 0 ? c4 : s4, 4);
+		memcpy(ih + 16, dir == 0 ? s4 : c4, 4);
+		put(&p, ih, 20);
+	} else {
+		uint8_t ih[40] = {0x60};
+
+		ih[4] = (uint8_t)((20 + n) >> 8);
+		ih[5] = (uint8_t)(20 + n);
+		ih[6] = 6;
+		ih[7] = 64;
+		memcpy(ih + 8, dir == 0 ? c6 : s6, 16);
+		memcpy(ih + 24, dir == 0 ? s6 : c6, 16);
+		put(&p, ih, 40);
+	}
+	th[0] = (uint8_t)(sport >> 8);
+	th[1] = (uint8_t)sport;
+	th[2] = (uint8_t)(dport >> 8);
+	th[3] = (uint8_t)dport;
+	th[4] = (uint8_t)(seq >> 24);
+	th[5] = (uint8_t)(seq >> 16);
+	th[6] = (uint8_t)(seq >> 8);
+	th[7] = (uint8_t)seq;
+	th[12] = 5 << 4;
+	th[13] = flags;
+	put(&p, th, 20);
+	put(&p, payload, n);
+	return p;
+}
+
+/* Wraps an IP packet in Ethernet. */
+static struct pkt
+eth(struct pkt ip)
+{
+	struct pkt p = {.len = 0};
+	uint8_t h[14] = {0};
+
+	h[12] = (ip.b[0] >> 4) == 6 ? 0x86 : 0x08;
+	h[13] = (ip.b[0] >> 4) == 6 ? 0xdd : 0x00;
+	put(&p, h, 14);
+	put(&p, ip.b, ip.len);
+	return p;
+}
+
+static void
+feed(struct mc_wire *w, struct pkt p)
+{
+	mc_wire_packet(w, DLT_EN10MB, 1.0, p.b, (uint32_t)p.len, (uint32_t)p.len);
+}
+
+/* A ClientHello with SNI and ALPN, as one TLS record. */
+static struct pkt
+client_hello(const char *sni, const char *alpn_csv)
+{
+	struct pkt ext = {.len = 0}, body = {.len = 0}, rec = {.len = 0};
+	uint8_t rnd[32] = {0};
+	size_t sl = strlen(sni);
+	struct pkt al = {.len = 0};
+	char copy[128];
+
+	/* server_name */
+	put16(&ext, 0);
+	put16(&ext, (uint16_t)(sl + 5));
+	put16(&ext, (uint16_t)(sl + 3));
+	put(&ext, "\0", 1);
+	put16(&ext, (uint16_t)sl);
+	put(&ext, sni, sl);
+	/* ALPN */
+	snprintf(copy, sizeof(copy), "%s", alpn_csv);
+	for (char *t = strtok(copy, ","); t != NULL; t = strtok(NULL, ",")) {
+		uint8_t l = (uint8_t)strlen(t);
+
+		put(&al, &l, 1);
+		put(&al, t, l);
+	}
+	put16(&ext, 16);
+	put16(&ext, (uint16_t)(al.len + 2));
+	put16(&ext, (uint16_t)al.len);
+	put(&ext, al.b, al.len);
+	/* body: version, random, session id, suites, compression, extensions */
+	put16(&body, 0x0303);
+	put(&body, rnd, 32);
+	put(&body, "\0", 1);
+	put16(&body, 2);
+	put16(&body, 0x1301);
+	put(&body, "\x01\x00", 2);
+	put16(&body, (uint16_t)ext.len);
+	put(&body, ext.b, ext.len);
+	put(&rec, "\x16\x03\x01", 3);
+	put16(&rec, (uint16_t)(body.len + 4));
+	put(&rec, "\x01\x00", 2);
+	put16(&rec, (uint16_t)body.len);
+	put(&rec, body.b, body.len);
+	return rec;
+}
+
+/* A ServerHello choosing version (via supported_versions when 0x0304) and optional ALPN. */
+static struct pkt
+server_hello(uint16_t version, const char *alpn)
+{
+	struct pkt ext = {.len = 0}, body = {.len = 0}, rec = {.len = 0};
+	uint8_t rnd[32] = {0};
+
+	if (version == 0x0304) {
+		put16(&ext, 43);
+		put16(&ext, 2);
+		put16(&ext, 0x0304);
+	}
+	if (alpn != NULL) {
+		uint8_t l = (uint8_t)strlen(alpn);
+
+		put16(&ext, 16);
+		put16(&ext, (uint16_t)(l + 3));
+		put16(&ext, (uint16_t)(l + 1));
+		put(&ext, &l, 1);
+		put(&ext, alpn, l);
+	}
+	put16(&body, 0x0303);
+	put(&body, rnd, 32);
+	put(&body, "\0", 1);
+	put16(&body, 0x1301);
+	put(&body, "\0", 1);
+	put16(&body, (uint16_t)ext.len);
+	put(&body, ext.b, ext.len);
+	put(&rec, "\x16\x03\x03", 3);
+	put16(&rec, (uint16_t)(body.len + 4));
+	put(&rec, "\x02\x00", 2);
+	put16(&rec, (uint16_t)body.len);
+	put(&rec, body.b, body.len);
+	return rec;
+}
+
+static const uint8_t appdata[] = {0x17, 0x03, 0x03, 0x00, 0x04, 'a', 'b', 'c', 'd'};
+#define SNI "outbound_.5000_._.helloworld.sample.svc.cluster.local"
+
+/* A TLS flow: handshake, client hello split in `parts` segments, app data both ways. */
+static void
+tls_flow(struct mc_wire *w, int v6, uint16_t version, const char *alpn_sel, int parts)
+{
+	struct pkt ch = client_hello(SNI, "istio-peer-exchange,istio,h2");
+	struct pkt sh = server_hello(version, alpn_sel);
+	uint32_t cs = 1000, ss = 5000;
+	size_t step = ch.len / (size_t)parts + 1;
+
+	feed(w, eth(tcp(v6, 0, cs - 1, 0x02, NULL, 0)));
+	feed(w, eth(tcp(v6, 1, ss - 1, 0x12, NULL, 0)));
+	for (size_t off = 0; off < ch.len; off += step) {
+		size_t n = ch.len - off < step ? ch.len - off : step;
+
+		feed(w, eth(tcp(v6, 0, cs, 0x18, ch.b + off, n)));
+		cs += (uint32_t)n;
+	}
+	feed(w, eth(tcp(v6, 1, ss, 0x18, sh.b, sh.len)));
+	ss += (uint32_t)sh.len;
+	feed(w, eth(tcp(v6, 1, ss, 0x18, appdata, sizeof(appdata))));
+	feed(w, eth(tcp(v6, 0, cs, 0x18, appdata, sizeof(appdata))));
+}
+
+static struct mc_wire *
+engine(const char *canary)
+{
+	const char *c[1] = {canary};
+	struct mc_wire_options o = {.canaries = c, .n_canaries = canary != NULL ? 1 : 0};
+	char err[MC_ERRLEN];
+	struct mc_wire *w = mc_wire_new(&o, err, sizeof(err));
+
+	ck_assert_msg(w != NULL, "%s", err);
+	return w;
+}
+
+START_TEST(tls13_hello_split_over_three_segments)
+{
+	struct mc_wire *w = engine(NULL);
+	struct mc_flow_view v;
+	struct mc_wire_expect e = {.all_tls = true, .sni = "outbound_.*.cluster.local", .alpn = "*istio*"};
+	struct mc_wire_verdict vd;
+
+	tls_flow(w, 0, 0x0304, NULL, 3);
+	ck_assert_uint_eq(mc_wire_flow_count(w), 1);
+	mc_wire_flow_get(w, 0, &v);
+	ck_assert_int_eq(v.cls, MC_FLOW_TLS);
+	ck_assert_uint_eq(v.tls_version, 0x0304);
+	ck_assert_str_eq(v.sni, SNI);
+	ck_assert_str_eq(v.alpn_offered, "istio-peer-exchange,istio,h2");
+	ck_assert_ptr_null(v.alpn_selected);
+	ck_assert(v.tls_complete);
+	ck_assert_str_eq(v.client, "127.0.0.1");
+	ck_assert_uint_eq(v.server_port, 443);
+	mc_wire_judge(w, &e, &vd);
+	ck_assert_msg(vd.ok, "%s", vd.reason);
+	mc_wire_free(w);
+}
+END_TEST
+
+START_TEST(tls12_alpn_selected_and_ipv6)
+{
+	struct mc_wire *w = engine(NULL);
+	struct mc_flow_view v;
+
+	tls_flow(w, 1, 0x0303, "h2", 1);
+	mc_wire_flow_get(w, 0, &v);
+	ck_assert_int_eq(v.family, AF_INET6);
+	ck_assert_str_eq(v.client, "::1");
+	ck_assert_int_eq(v.cls, MC_FLOW_TLS);
+	ck_assert_uint_eq(v.tls_version, 0x0303);
+	ck_assert_str_eq(v.alpn_selected, "h2");
+	mc_wire_free(w);
+}
+END_TEST
+
+static const char req1[] = "GET /x HTTP/1.1\r\nHost: a\r\nX-Token: mccan";
+static const char req2[] = "ary-0042\r\n\r\n";
+
+START_TEST(canary_split_across_segments)
+{
+	struct mc_wire *w = engine("mccanary-0042");
+	struct mc_flow_view v;
+	struct mc_wire_expect e = {.all_tls = true, .no_canary = true};
+	struct mc_wire_verdict vd;
+
+	feed(w, eth(tcp(0, 0, 99, 0x02, NULL, 0)));
+	feed(w, eth(tcp(0, 0, 100, 0x18, req1, strlen(req1))));
+	feed(w, eth(tcp(0, 0, 100 + (uint32_t)strlen(req1), 0x18, req2, strlen(req2))));
+	mc_wire_flow_get(w, 0, &v);
+	ck_assert_int_eq(v.cls, MC_FLOW_HTTP1);
+	ck_assert_uint_eq(v.canary_hits, 1);
+	ck_assert_uint_eq(v.first_canary_packet, 3);
+	ck_assert_ptr_nonnull(strstr(v.sample, "GET /x HTTP/1.1"));
+	mc_wire_judge(w, &e, &vd);
+	ck_assert(!vd.ok);
+	ck_assert_msg(strstr(vd.reason, "canary seen in cleartext") != NULL, "%s", vd.reason);
+	mc_wire_free(w);
+}
+END_TEST
+
+START_TEST(out_of_order_and_retransmitted)
+{
+	struct mc_wire *w = engine("mccanary-0042");
+	struct mc_wire_stats st;
+	struct mc_flow_view v;
+	uint32_t s2 = 100 + (uint32_t)strlen(req1);
+
+	feed(w, eth(tcp(0, 0, 99, 0x02, NULL, 0)));
+	/* The second half first, then the first, then both again. */
+	feed(w, eth(tcp(0, 0, s2, 0x18, req2, strlen(req2))));
+	feed(w, eth(tcp(0, 0, 100, 0x18, req1, strlen(req1))));
+	feed(w, eth(tcp(0, 0, 100, 0x18, req1, strlen(req1))));
+	feed(w, eth(tcp(0, 0, s2, 0x18, req2, strlen(req2))));
+	/* A retransmission overlapping old and new bytes: only the new tail counts. */
+	feed(w, eth(tcp(0, 0, s2 + 4, 0x18, "y-0042\r\n\r\nmore", 14)));
+	mc_wire_flow_get(w, 0, &v);
+	mc_wire_stats_get(w, &st);
+	ck_assert_int_eq(v.cls, MC_FLOW_HTTP1);
+	ck_assert_uint_eq(v.canary_hits, 1);
+	ck_assert_uint_eq(v.payload_bytes[0], strlen(req1) + strlen(req2) + 6);
+	ck_assert_uint_eq(st.out_of_order, 1);
+	ck_assert_uint_ge(st.retransmissions, 3);
+	mc_wire_free(w);
+}
+END_TEST
+
+START_TEST(snaplen_96)
+{
+	struct mc_wire *w = engine("mccanary-0042");
+	struct pkt ch = client_hello(SNI, "h2"), big = {.len = 0};
+	struct mc_wire_stats st;
+	struct mc_flow_view v;
+	struct pkt p;
+
+	/* A TLS hello cut at 96 bytes: still TLS, never plaintext; nothing read past the cut. */
+	p = eth(tcp(0, 0, 100, 0x18, ch.b, ch.len));
+	mc_wire_packet(w, DLT_EN10MB, 1.0, p.b, 96, (uint32_t)p.len);
+	/* A plaintext request whose canary lies beyond the cut must not be "found". */
+	memset(big.b, 'a', 200);
+	memcpy(big.b + 150, "mccanary-0042", 13);
+	big.len = 200;
+	p = eth(tcp(0, 1, 7, 0x18, big.b, big.len));
+	p.b[14 + 16 + 1] = 99; /* to 127.99.0.1: a second flow */
+	mc_wire_packet(w, DLT_EN10MB, 1.0, p.b, 96, (uint32_t)p.len);
+	mc_wire_stats_get(w, &st);
+	ck_assert_uint_eq(st.truncated, 2);
+	mc_wire_flow_get(w, 0, &v);
+	ck_assert_int_eq(v.cls, MC_FLOW_TLS);
+	ck_assert_uint_eq(v.payload_bytes[0], 96 - 14 - 40);
+	ck_assert_uint_eq(mc_wire_flow_count(w), 2);
+	mc_wire_flow_get(w, 1, &v);
+	ck_assert_uint_eq(v.canary_hits, 0);
+	ck_assert_uint_eq(v.payload_bytes[0], 96 - 14 - 40);
+	mc_wire_free(w);
+}
+END_TEST
+
+START_TEST(noise_is_not_judged_and_empty_fails)
+{
+	struct mc_wire *w = engine(NULL);
+	struct mc_wire_expect e = {.all_tls = true, .no_canary = true};
+	struct mc_wire_verdict vd;
+	struct mc_wire_stats st;
+	struct pkt icmp = tcp(0, 0, 0, 0, "ping", 4), arp = {.len = 0};
+	uint8_t ah[14] = {[12] = 0x08, [13] = 0x06};
+
+	icmp.b[9] = 1; /* protocol ICMP */
+	feed(w, eth(icmp));
+	put(&arp, ah, 14);
+	put(&arp, "\0\1\x08\0\6\4\0\1", 8);
+	mc_wire_packet(w, DLT_EN10MB, 1.0, arp.b, (uint32_t)arp.len, (uint32_t)arp.len);
+	mc_wire_judge(w, &e, &vd);
+	ck_assert(!vd.ok);
+	ck_assert_msg(strstr(vd.reason, "no traffic seen") != NULL, "%s", vd.reason);
+	tls_flow(w, 0, 0x0304, NULL, 1);
+	mc_wire_judge(w, &e, &vd);
+	ck_assert_msg(vd.ok, "%s", vd.reason);
+	mc_wire_stats_get(w, &st);
+	ck_assert_uint_eq(st.icmp, 1);
+	ck_assert_uint_eq(st.arp, 1);
+	ck_assert_uint_eq(st.non_tcp, 2);
+	mc_wire_free(w);
+}
+END_TEST
+
+START_TEST(every_link_type)
+{
+	static const char h2c[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+	struct pkt ip = tcp(0, 0, 100, 0x18, h2c, sizeof(h2c) - 1);
+	struct pkt frames[6];
+	int types[6] = {DLT_EN10MB, DLT_EN10MB, DLT_LINUX_SLL, 276, DLT_NULL, DLT_RAW};
+	uint8_t vlan[18] = {[12] = 0x81, [13] = 0x00, [16] = 0x08, [17] = 0x00};
+	uint8_t sll[16] = {[14] = 0x08, [15] = 0x00}, sll2[20] = {0x08, 0x00}, null[4] = {2, 0, 0, 0};
+
+	frames[0] = eth(ip);
+	frames[1].len = 0;
+	put(&frames[1], vlan, 18);
+	put(&frames[1], ip.b, ip.len);
+	frames[2].len = 0;
+	put(&frames[2], sll, 16);
+	put(&frames[2], ip.b, ip.len);
+	frames[3].len = 0;
+	put(&frames[3], sll2, 20);
+	put(&frames[3], ip.b, ip.len);
+	frames[4].len = 0;
+	put(&frames[4], null, 4);
+	put(&frames[4], ip.b, ip.len);
+	frames[5] = ip;
+	for (int i = 0; i < 6; i++) {
+		struct mc_wire *w = engine(NULL);
+		struct mc_flow_view v;
+
+		mc_wire_packet(w, types[i], 1.0, frames[i].b, (uint32_t)frames[i].len, (uint32_t)frames[i].len);
+		ck_assert_msg(mc_wire_flow_count(w) == 1, "link type %d frame %d: no flow", types[i], i);
+		mc_wire_flow_get(w, 0, &v);
+		ck_assert_msg(v.cls == MC_FLOW_H2C, "frame %d: class %s", i, mc_flow_class_name(v.cls));
+		mc_wire_free(w);
+	}
+}
+END_TEST
+
+/* Writes packets as a pcap file. */
+static void
+write_pcap(const char *path, struct pkt *p, size_t n)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, path);
+
+	ck_assert_ptr_nonnull(d);
+	for (size_t i = 0; i < n; i++) {
+		struct pcap_pkthdr h = {.caplen = (bpf_u_int32)p[i].len, .len = (bpf_u_int32)p[i].len};
+
+		pcap_dump((u_char *)d, &h, p[i].b);
+	}
+	pcap_dump_close(d);
+	pcap_close(dead);
+}
+
+START_TEST(pcap_command_verdicts_and_bad_input)
+{
+	char *dir = t_tmpdir();
+	char *plain = mc_xasprintf("%s/plain.pcap", dir), *tls = mc_xasprintf("%s/tls.pcap", dir);
+	char *cut = mc_xasprintf("%s/cut.pcap", dir), *text = t_write(dir, "text.pcap", "hello, not a capture\n");
+	struct pkt pp[2] = {eth(tcp(0, 0, 99, 0x02, NULL, 0)), eth(tcp(0, 0, 100, 0x18, req1, strlen(req1)))};
+	struct pkt ch = client_hello(SNI, "h2"), tp[2] = {eth(tcp(0, 0, 99, 0x02, NULL, 0)), eth(tcp(0, 0, 100, 0x18, ch.b, ch.len))};
+	char *data, *out = NULL;
+	size_t len;
+
+	write_pcap(plain, pp, 2);
+	write_pcap(tls, tp, 2);
+	data = t_read(plain);
+	{
+		char errbuf[MC_ERRLEN];
+		char *full = NULL;
+
+		ck_assert_int_eq(mc_file_read(plain, 1 << 20, &full, &len, errbuf, sizeof(errbuf)), 0);
+		ck_assert_int_eq(mc_file_write(cut, full, 12, 0644, errbuf, sizeof(errbuf)), 0); /* header cut */
+		free(full);
+	}
+	free(data);
+	{
+		char *a1[] = {(char *)bin, "pcap", plain, "--expect", "tls", NULL};
+		char *a2[] = {(char *)bin, "pcap", tls, "--expect", "tls", "--sni", "outbound_.*", NULL};
+		char *a3[] = {(char *)bin, "pcap", cut, NULL};
+		char *a4[] = {(char *)bin, "pcap", text, NULL};
+		char *a5[] = {(char *)bin, "pcap", plain, "--canary", "mccan", "--json", NULL};
+		char *a6[] = {(char *)bin, "pcap", "/nonexistent.pcap", NULL};
+
+		ck_assert_int_eq(t_run(a1, &out), 1);
+		ck_assert_msg(strstr(out, "http1") != NULL && strstr(out, "FAIL") != NULL, "%s", out);
+		free(out);
+		ck_assert_int_eq(t_run(a2, &out), 0);
+		ck_assert_msg(strstr(out, "verdict: PASS") != NULL, "%s", out);
+		free(out);
+		ck_assert_int_eq(t_run(a3, &out), 2);
+		ck_assert_msg(strstr(out, "cut.pcap") != NULL, "%s", out);
+		free(out);
+		ck_assert_int_eq(t_run(a4, &out), 2);
+		ck_assert_msg(strstr(out, "text.pcap") != NULL, "%s", out);
+		free(out);
+		ck_assert_int_eq(t_run(a5, &out), 1);
+		ck_assert_msg(strstr(out, "\"canary_hits\":\t1") != NULL, "%s", out);
+		free(out);
+		ck_assert_int_eq(t_run(a6, &out), 2);
+		free(out);
+	}
+	/* Garbage on standard input. */
+	{
+		char *cmd = mc_xasprintf("head -c 5000 /dev/urandom | %s pcap - >/dev/null 2>&1", bin);
+
+		ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+		free(cmd);
+	}
+	mc_rm_rf(dir);
+	free(dir);
+	free(plain);
+	free(tls);
+	free(cut);
+	free(text);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("wire-edges");
+	TCase *tc = tcase_create("edges");
+
+	bin = getenv("MESHCHECK");
+	tcase_add_test(tc, tls13_hello_split_over_three_segments);
+	tcase_add_test(tc, tls12_alpn_selected_and_ipv6);
+	tcase_add_test(tc, canary_split_across_segments);
+	tcase_add_test(tc, out_of_order_and_retransmitted);
+	tcase_add_test(tc, snaplen_96);
+	tcase_add_test(tc, noise_is_not_judged_and_empty_fails);
+	tcase_add_test(tc, every_link_type);
+	if (bin != NULL)
+		tcase_add_test(tc, pcap_command_verdicts_and_bad_input);
+	suite_add_tcase(s, tc);
+	return t_main(s);
+}
