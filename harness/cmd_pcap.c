@@ -92,10 +92,7 @@ report(struct mc_wire *w, const struct wire_opts *o)
 		free(text);
 		cJSON_Delete(j);
 	} else {
-		char *table = mc_wire_flows_text(w);
-
-		fputs(table, stdout);
-		free(table);
+		mc_wire_flows_print(w, stdout);
 		printf("\n%llu packet(s): %llu TCP in %zu flow(s), %llu other (ICMP %llu, ARP %llu, UDP %llu) not judged; "
 		       "%llu truncated, %llu undecodable, %llu retransmitted, %llu out of order%s\n",
 		       (unsigned long long)st.packets, (unsigned long long)st.tcp_packets, st.flows,

@@ -93,6 +93,8 @@ struct mc_wire {
 	size_t table_size;          /* a power of two */
 	char **strings;             /* interned strings; id = index + 1 */
 	size_t n_strings, cap_strings;
+	uint32_t *str_table;        /* open addressing over strings: id, 0 = empty */
+	size_t str_table_size;      /* a power of two */
 	struct mc_wire_stats st;
 	uint64_t packet_no;
 	uint8_t *scratch;           /* max_payload bytes for gathering handshake messages */
@@ -176,19 +178,57 @@ mc_wire_free(struct mc_wire *w)
 	for (size_t i = 0; i < w->n_strings; i++)
 		free(w->strings[i]);
 	free(w->strings);
+	free(w->str_table);
 	free(w->flows);
 	free(w->table);
 	free(w->scratch);
 	free(w);
 }
 
-/* Returns the id of s (len bytes), adding it once. Linear scan: few distinct names exist. */
+static uint32_t
+str_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+static void
+str_table_grow(struct mc_wire *w)
+{
+	size_t size = w->str_table_size == 0 ? 64 : w->str_table_size * 2;
+	uint32_t *t = mc_xcalloc(size, sizeof(*t));
+
+	for (size_t i = 0; i < w->n_strings; i++) {
+		size_t j = str_hash(w->strings[i], strlen(w->strings[i])) & (size - 1);
+
+		while (t[j] != 0)
+			j = (j + 1) & (size - 1);
+		t[j] = (uint32_t)(i + 1);
+	}
+	free(w->str_table);
+	w->str_table = t;
+	w->str_table_size = size;
+}
+
+/* Returns the id of s (len bytes), adding it once; a hash lookup, so hostile captures stay linear. */
 static uint32_t
 intern(struct mc_wire *w, const char *s, size_t len)
 {
-	for (size_t i = w->n_strings; i > 0; i--)
-		if (strncmp(w->strings[i - 1], s, len) == 0 && w->strings[i - 1][len] == '\0')
-			return (uint32_t)i;
+	size_t j;
+
+	if ((w->n_strings + 1) * 2 > w->str_table_size)
+		str_table_grow(w);
+	j = str_hash(s, len) & (w->str_table_size - 1);
+	while (w->str_table[j] != 0) {
+		const char *t = w->strings[w->str_table[j] - 1];
+
+		if (strncmp(t, s, len) == 0 && t[len] == '\0')
+			return w->str_table[j];
+		j = (j + 1) & (w->str_table_size - 1);
+	}
 	if (w->n_strings == w->cap_strings) {
 		w->cap_strings = w->cap_strings == 0 ? 16 : w->cap_strings * 2;
 		w->strings = mc_xrealloc(w->strings, w->cap_strings * sizeof(*w->strings));
@@ -196,7 +236,8 @@ intern(struct mc_wire *w, const char *s, size_t len)
 	w->strings[w->n_strings] = mc_xmalloc(len + 1);
 	memcpy(w->strings[w->n_strings], s, len);
 	w->strings[w->n_strings][len] = '\0';
-	return (uint32_t)++w->n_strings;
+	w->str_table[j] = (uint32_t)++w->n_strings;
+	return w->str_table[j];
 }
 
 static const char *
@@ -1387,6 +1428,30 @@ mc_wire_judge(const struct mc_wire *w, const struct mc_wire_expect *e, struct mc
 	v->ok = v->failing_flows == 0;
 }
 
+/* Appends one flow's table line (or the header when v is NULL) to b. */
+static void
+flow_line(struct mc_buf *b, const struct mc_flow_view *v)
+{
+	char c[64], s[64], alpn[160];
+
+	if (v == NULL) {
+		mc_buf_printf(b, "%-46s %-46s %-9s %-7s %-5s %-40s %-28s %9s %11s %6s %s\n", "client", "server",
+			      "class", "version", "done", "sni", "alpn (offered / selected)", "packets", "bytes",
+			      "canary", "sample");
+		return;
+	}
+	snprintf(c, sizeof(c), v->family == AF_INET6 ? "[%s]:%u" : "%s:%u", v->client, v->client_port);
+	snprintf(s, sizeof(s), v->family == AF_INET6 ? "[%s]:%u" : "%s:%u", v->server, v->server_port);
+	snprintf(alpn, sizeof(alpn), "%s / %s", v->alpn_offered != NULL ? v->alpn_offered : "-",
+		 v->alpn_selected != NULL ? v->alpn_selected : "-");
+	mc_buf_printf(b, "%-46s %-46s %-9s %-7s %-5s %-40s %-28s %9llu %11llu %6llu %s\n", c, s,
+		      mc_flow_class_name(v->cls), version_name(v->tls_version),
+		      v->cls == MC_FLOW_TLS ? (v->tls_complete ? "yes" : "no") : "-", v->sni != NULL ? v->sni : "-",
+		      v->cls == MC_FLOW_TLS ? alpn : "-", (unsigned long long)(v->packets[0] + v->packets[1]),
+		      (unsigned long long)(v->payload_bytes[0] + v->payload_bytes[1]),
+		      (unsigned long long)v->canary_hits, v->sample != NULL ? v->sample : "");
+}
+
 char *
 mc_wire_flows_text(const struct mc_wire *w)
 {
@@ -1394,26 +1459,33 @@ mc_wire_flows_text(const struct mc_wire *w)
 
 	settle((struct mc_wire *)w);
 	mc_buf_init(&b, 0);
-	mc_buf_printf(&b, "%-46s %-46s %-9s %-7s %-5s %-40s %-28s %9s %11s %6s %s\n", "client", "server", "class",
-		      "version", "done", "sni", "alpn (offered / selected)", "packets", "bytes", "canary", "sample");
+	flow_line(&b, NULL);
 	for (size_t i = 0; i < w->n_flows; i++) {
-		struct mc_flow_view f;
-		char c[64], s[64], alpn[160];
+		struct mc_flow_view v;
 
-		mc_wire_flow_get(w, i, &f);
-		snprintf(c, sizeof(c), f.family == AF_INET6 ? "[%s]:%u" : "%s:%u", f.client, f.client_port);
-		snprintf(s, sizeof(s), f.family == AF_INET6 ? "[%s]:%u" : "%s:%u", f.server, f.server_port);
-		snprintf(alpn, sizeof(alpn), "%s / %s", f.alpn_offered != NULL ? f.alpn_offered : "-",
-			 f.alpn_selected != NULL ? f.alpn_selected : "-");
-		mc_buf_printf(&b, "%-46s %-46s %-9s %-7s %-5s %-40s %-28s %9llu %11llu %6llu %s\n", c, s,
-			      mc_flow_class_name(f.cls), version_name(f.tls_version),
-			      f.cls == MC_FLOW_TLS ? (f.tls_complete ? "yes" : "no") : "-",
-			      f.sni != NULL ? f.sni : "-", f.cls == MC_FLOW_TLS ? alpn : "-",
-			      (unsigned long long)(f.packets[0] + f.packets[1]),
-			      (unsigned long long)(f.payload_bytes[0] + f.payload_bytes[1]),
-			      (unsigned long long)f.canary_hits, f.sample != NULL ? f.sample : "");
+		mc_wire_flow_get(w, i, &v);
+		flow_line(&b, &v);
 	}
 	return mc_buf_steal(&b);
+}
+
+void
+mc_wire_flows_print(const struct mc_wire *w, FILE *out)
+{
+	struct mc_buf b;
+
+	settle((struct mc_wire *)w);
+	mc_buf_init(&b, 0);
+	for (size_t i = 0; i <= w->n_flows; i++) {
+		struct mc_flow_view v;
+
+		b.len = 0;
+		if (i > 0)
+			mc_wire_flow_get(w, i - 1, &v);
+		flow_line(&b, i > 0 ? &v : NULL);
+		fputs(b.data, out);
+	}
+	mc_buf_free(&b);
 }
 
 cJSON *

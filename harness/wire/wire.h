@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -158,6 +159,8 @@ void mc_wire_judge(const struct mc_wire *w, const struct mc_wire_expect *e, stru
 
 /* The per-flow table as text (one line per flow; header line first). Caller frees. */
 char *mc_wire_flows_text(const struct mc_wire *w);
+/* The same table written line by line to out, without holding it in memory. */
+void mc_wire_flows_print(const struct mc_wire *w, FILE *out);
 /* {"stats": {...}, "flows": [...], "verdict": {...} (when v != NULL)}. Caller deletes. */
 cJSON *mc_wire_json(const struct mc_wire *w, const struct mc_wire_verdict *v);
 
