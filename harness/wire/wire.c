@@ -1428,64 +1428,56 @@ mc_wire_judge(const struct mc_wire *w, const struct mc_wire_expect *e, struct mc
 	v->ok = v->failing_flows == 0;
 }
 
-/* Appends one flow's table line (or the header when v is NULL) to b. */
+/* Writes one flow's table line (or the header when v is NULL). */
 static void
-flow_line(struct mc_buf *b, const struct mc_flow_view *v)
+flow_line(FILE *out, const struct mc_flow_view *v)
 {
 	char c[64], s[64], alpn[160];
 
 	if (v == NULL) {
-		mc_buf_printf(b, "%-46s %-46s %-9s %-7s %-5s %-40s %-28s %9s %11s %6s %s\n", "client", "server",
-			      "class", "version", "done", "sni", "alpn (offered / selected)", "packets", "bytes",
-			      "canary", "sample");
+		fprintf(out, "%-22s %-22s %-9s %-7s %-4s %-40s %-28s %8s %10s %6s %s\n", "client", "server",
+			"class", "version", "done", "sni", "alpn (offered / selected)", "packets", "bytes", "canary",
+			"sample");
 		return;
 	}
 	snprintf(c, sizeof(c), v->family == AF_INET6 ? "[%s]:%u" : "%s:%u", v->client, v->client_port);
 	snprintf(s, sizeof(s), v->family == AF_INET6 ? "[%s]:%u" : "%s:%u", v->server, v->server_port);
-	snprintf(alpn, sizeof(alpn), "%s / %s", v->alpn_offered != NULL ? v->alpn_offered : "-",
-		 v->alpn_selected != NULL ? v->alpn_selected : "-");
-	mc_buf_printf(b, "%-46s %-46s %-9s %-7s %-5s %-40s %-28s %9llu %11llu %6llu %s\n", c, s,
-		      mc_flow_class_name(v->cls), version_name(v->tls_version),
-		      v->cls == MC_FLOW_TLS ? (v->tls_complete ? "yes" : "no") : "-", v->sni != NULL ? v->sni : "-",
-		      v->cls == MC_FLOW_TLS ? alpn : "-", (unsigned long long)(v->packets[0] + v->packets[1]),
-		      (unsigned long long)(v->payload_bytes[0] + v->payload_bytes[1]),
-		      (unsigned long long)v->canary_hits, v->sample != NULL ? v->sample : "");
-}
-
-char *
-mc_wire_flows_text(const struct mc_wire *w)
-{
-	struct mc_buf b;
-
-	settle((struct mc_wire *)w);
-	mc_buf_init(&b, 0);
-	flow_line(&b, NULL);
-	for (size_t i = 0; i < w->n_flows; i++) {
-		struct mc_flow_view v;
-
-		mc_wire_flow_get(w, i, &v);
-		flow_line(&b, &v);
-	}
-	return mc_buf_steal(&b);
+	if (v->cls == MC_FLOW_TLS)
+		snprintf(alpn, sizeof(alpn), "%s / %s", v->alpn_offered != NULL ? v->alpn_offered : "-",
+			 v->alpn_selected != NULL ? v->alpn_selected : "-");
+	fprintf(out, "%-22s %-22s %-9s %-7s %-4s %-40s %-28s %8llu %10llu %6llu %s\n", c, s,
+		mc_flow_class_name(v->cls), version_name(v->tls_version),
+		v->cls == MC_FLOW_TLS ? (v->tls_complete ? "yes" : "no") : "-", v->sni != NULL ? v->sni : "-",
+		v->cls == MC_FLOW_TLS ? alpn : "-", (unsigned long long)(v->packets[0] + v->packets[1]),
+		(unsigned long long)(v->payload_bytes[0] + v->payload_bytes[1]), (unsigned long long)v->canary_hits,
+		v->sample != NULL ? v->sample : "");
 }
 
 void
 mc_wire_flows_print(const struct mc_wire *w, FILE *out)
 {
-	struct mc_buf b;
-
 	settle((struct mc_wire *)w);
-	mc_buf_init(&b, 0);
-	for (size_t i = 0; i <= w->n_flows; i++) {
+	flow_line(out, NULL);
+	for (size_t i = 0; i < w->n_flows; i++) {
 		struct mc_flow_view v;
 
-		b.len = 0;
-		if (i > 0)
-			mc_wire_flow_get(w, i - 1, &v);
-		flow_line(&b, i > 0 ? &v : NULL);
-		fputs(b.data, out);
+		mc_wire_flow_get(w, i, &v);
+		flow_line(out, &v);
 	}
-	mc_buf_free(&b);
+}
+
+char *
+mc_wire_flows_text(const struct mc_wire *w)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		abort();
+	mc_wire_flows_print(w, f);
+	fclose(f);
+	return text;
 }
 
 cJSON *
