@@ -152,22 +152,6 @@ struct source {
 	char int_fp[97];            /* fingerprint of the certificate above the leaf, "" if none */
 };
 
-static const char *
-str_or(const cJSON *o, const char *k, const char *def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static bool
-bool_or(const cJSON *o, const char *k, bool def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-}
-
 /* Resolves a path given in a suite relative to the suite file's folder. */
 static char *
 suite_relative(const struct mc_check_ctx *ctx, const char *path)
@@ -217,8 +201,8 @@ obtain(const struct mc_check_ctx *ctx, struct source *src, const char *server, c
 		}
 		fo.host = host;
 		fo.port = port;
-		fo.sni = str_or(ctx->def->input, "sni", fo.sni);
-		if (bool_or(ctx->def->input, "client_cert", false)) {
+		fo.sni = mc_json_str(ctx->def->input, "sni", fo.sni);
+		if (mc_json_bool(ctx->def->input, "client_cert", false)) {
 			fo.cert = ep.client_cert;
 			fo.key = ep.client_key;
 		}
@@ -307,12 +291,12 @@ chain_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	size_t n = 0, misses = 0;
 	struct mc_buf expected, seen, why;
 	struct mc_chain *roots = NULL;
-	const char *root = str_or(in, "root", "mesh");
-	const char *spiffe = str_or(ex, "spiffe", NULL);
-	bool want_verify = bool_or(ex, "verify", true);
-	bool as_issued = bool_or(ex, "spiffe_as_issued", false);
-	bool same_root = bool_or(ex, "same_root", false);
-	bool distinct = bool_or(ex, "distinct_intermediates", false);
+	const char *root = mc_json_str(in, "root", "mesh");
+	const char *spiffe = mc_json_str(ex, "spiffe", NULL);
+	bool want_verify = mc_json_bool(ex, "verify", true);
+	bool as_issued = mc_json_bool(ex, "spiffe_as_issued", false);
+	bool same_root = mc_json_bool(ex, "same_root", false);
+	bool distinct = mc_json_bool(ex, "distinct_intermediates", false);
 	long min_validity = 0, chain_length = 0;
 	char err[MC_ERRLEN] = "";
 	char *root_path = NULL;
@@ -353,8 +337,8 @@ chain_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 
 		cJSON_ArrayForEach(x, e) obtain(ctx, &src[n++], NULL, NULL, x->valuestring);
 	} else {
-		obtain(ctx, &src[n++], str_or(in, "server", NULL), str_or(in, "connect", NULL),
-		       str_or(in, "chain_file", NULL));
+		obtain(ctx, &src[n++], mc_json_str(in, "server", NULL), mc_json_str(in, "connect", NULL),
+		       mc_json_str(in, "chain_file", NULL));
 	}
 
 	/* What is expected, in words. */

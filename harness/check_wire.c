@@ -70,30 +70,6 @@ wire_validate(const cJSON *in, const cJSON *ex, const char *where, char *err, si
 	return 0;
 }
 
-static const char *
-str_or(const cJSON *o, const char *k, const char *def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static bool
-bool_or(const cJSON *o, const char *k, bool def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-}
-
-static long
-int_or(const cJSON *o, const char *k, long def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? (long)v->valuedouble : def;
-}
-
 /* A fresh token that cannot occur by chance: "mccanary-" and 16 hex digits. */
 static void
 make_canary(char *out, size_t outlen)
@@ -185,8 +161,8 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	struct mc_flow_match match[MAX_SERVERS];
 	const char *names[MAX_SERVERS];
 	size_t n_eps = 0, ok = 0, sent = 0;
-	long requests = int_or(in, "requests", 10);
-	const char *iface = str_or(in, "interface", "lo");
+	long requests = mc_json_int(in, "requests", 10);
+	const char *iface = mc_json_str(in, "interface", "lo");
 	struct mc_wire_options wo = {0};
 	struct mc_capture_options co = {0};
 	struct mc_wire_expect we = {0};
@@ -207,7 +183,7 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 
 		cJSON_ArrayForEach(x, e) names[n_eps++] = x->valuestring;
 	} else {
-		names[n_eps++] = str_or(in, "server", "");
+		names[n_eps++] = mc_json_str(in, "server", "");
 	}
 	for (size_t i = 0; i < n_eps; i++) {
 		memset(&eps[i], 0, sizeof(eps[i]));
@@ -245,8 +221,8 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	}
 	for (long r = 0; r < requests; r++) {
 		for (size_t i = 0; i < n_eps; i++) {
-			long status = send_one(&eps[i], canary, bool_or(in, "http2", false),
-					       bool_or(in, "client_cert", true), (size_t)r, err, sizeof(err));
+			long status = send_one(&eps[i], canary, mc_json_bool(in, "http2", false),
+					       mc_json_bool(in, "client_cert", true), (size_t)r, err, sizeof(err));
 
 			sent++;
 			if (status > 0)
@@ -265,12 +241,12 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 
 	we.match = match;
 	we.n_match = n_eps;
-	we.all_tls = bool_or(ex, "all_tls", true);
-	we.no_canary = bool_or(ex, "no_canary", true);
-	we.alpn = str_or(ex, "alpn", NULL);
-	we.sni = str_or(ex, "sni", NULL);
+	we.all_tls = mc_json_bool(ex, "all_tls", true);
+	we.no_canary = mc_json_bool(ex, "no_canary", true);
+	we.alpn = mc_json_str(ex, "alpn", NULL);
+	we.sni = mc_json_str(ex, "sni", NULL);
 	/* One connection per request: fewer flows means the capture missed traffic. */
-	we.min_flows = (size_t)int_or(ex, "min_flows", (long)ok);
+	we.min_flows = (size_t)mc_json_int(ex, "min_flows", (long)ok);
 	mc_wire_judge(w, &we, &v);
 
 	mc_buf_printf(&expected, "traffic to %zu server(s) captured on %s (filter: %s)\n", n_eps, iface, bpf.data);

@@ -145,6 +145,30 @@ mc_field_strings(const cJSON *obj, const char *key, int required, const char *wh
 	return 0;
 }
 
+const char *
+mc_json_str(const cJSON *obj, const char *key, const char *def)
+{
+	const cJSON *v = get(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+bool
+mc_json_bool(const cJSON *obj, const char *key, bool def)
+{
+	const cJSON *v = get(obj, key);
+
+	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
+}
+
+long
+mc_json_int(const cJSON *obj, const char *key, long def)
+{
+	const cJSON *v = get(obj, key);
+
+	return cJSON_IsNumber(v) ? (long)v->valuedouble : def;
+}
+
 int
 mc_fields_known(const cJSON *obj, const char *const *allowed, const char *where,
 		char *err, size_t errlen)

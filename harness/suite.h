@@ -24,6 +24,7 @@
 #ifndef MC_SUITE_H
 #define MC_SUITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -82,6 +83,14 @@ int mc_field_duration(const cJSON *obj, const char *key, int required, const cha
 /* An array of strings; *out points at the array (NULL when absent). */
 int mc_field_strings(const cJSON *obj, const char *key, int required, const char *where,
 		     const cJSON **out, char *err, size_t errlen);
+/*
+ * Reading already-validated fields: the value of key in obj when it has the
+ * right type, else def.
+ */
+const char *mc_json_str(const cJSON *obj, const char *key, const char *def);
+bool mc_json_bool(const cJSON *obj, const char *key, bool def);
+long mc_json_int(const cJSON *obj, const char *key, long def);
+
 /* Rejects keys of obj that are not in allowed (NULL-terminated): catches typos. */
 int mc_fields_known(const cJSON *obj, const char *const *allowed, const char *where,
 		    char *err, size_t errlen);

@@ -173,22 +173,6 @@ free_port(const char *addr)
 	return port;
 }
 
-static const char *
-str_or(const cJSON *obj, const char *key, const char *def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static bool
-bool_or(const cJSON *obj, const char *key, bool def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-}
-
 static int
 cluster_index(const struct local_state *st, const char *name)
 {
@@ -229,14 +213,14 @@ local_up(struct mc_target *t, const struct mc_suite_def *def, char *err, size_t 
 	struct mc_ca_options ca = {0};
 	struct mc_issue_options io = {0};
 	const cJSON *clusters = def->mesh != NULL ? cJSON_GetObjectItemCaseSensitive(def->mesh, "clusters") : NULL;
-	const char *key = def->mesh != NULL ? str_or(def->mesh, "key", NULL) : NULL;
+	const char *key = def->mesh != NULL ? mc_json_str(def->mesh, "key", NULL) : NULL;
 	const char *cl[MAX_CLUSTERS];
 	char *pki = NULL, *dir = NULL, *spiffe = NULL, *foreign = NULL;
 	size_t per_cluster[MAX_CLUSTERS] = {0};
 	const cJSON *s, *e;
 	int rc = 0;
 
-	st->trust_domain = mc_xstrdup(def->mesh != NULL ? str_or(def->mesh, "trust_domain", "cluster.local")
+	st->trust_domain = mc_xstrdup(def->mesh != NULL ? mc_json_str(def->mesh, "trust_domain", "cluster.local")
 							 : "cluster.local");
 	if (clusters != NULL) {
 		cJSON_ArrayForEach(e, clusters)
@@ -280,24 +264,24 @@ local_up(struct mc_target *t, const struct mc_suite_def *def, char *err, size_t 
 	st->servers = mc_xcalloc((size_t)cJSON_GetArraySize(def->servers) + 1, sizeof(*st->servers));
 	cJSON_ArrayForEach(s, def->servers) {
 		struct local_server *ls = &st->servers[st->n_servers];
-		const char *ns = str_or(s, "namespace", "default");
-		const char *sa = str_or(s, "service_account", "default");
-		const char *svc = str_or(s, "service", sa);
-		int ci = cluster_index(st, str_or(s, "cluster", ""));
+		const char *ns = mc_json_str(s, "namespace", "default");
+		const char *sa = mc_json_str(s, "service_account", "default");
+		const char *svc = mc_json_str(s, "service", sa);
+		int ci = cluster_index(st, mc_json_str(s, "cluster", ""));
 		char *ca_dir;
 		struct mc_tls_server srv = {0};
 
 		if (ci < 0) {
-			rc = mc_err(err, errlen, EINVAL, "server %s: unknown cluster", str_or(s, "name", "?"));
+			rc = mc_err(err, errlen, EINVAL, "server %s: unknown cluster", mc_json_str(s, "name", "?"));
 			goto out;
 		}
 		st->n_servers++;
-		ls->name = mc_xstrdup(str_or(s, "name", "?"));
+		ls->name = mc_xstrdup(mc_json_str(s, "name", "?"));
 		ls->cluster = mc_xstrdup(st->clusters[ci]);
 		ls->addr = mc_xasprintf("127.%d.1.%zu", 11 + ci, ++per_cluster[ci]);
 		ls->spiffe = mc_xasprintf("spiffe://%s/ns/%s/sa/%s", st->trust_domain, ns, sa);
-		ls->plaintext = bool_or(s, "plaintext", false);
-		if (bool_or(s, "foreign_root", false)) {
+		ls->plaintext = mc_json_bool(s, "plaintext", false);
+		if (mc_json_bool(s, "foreign_root", false)) {
 			if ((rc = foreign_ca(t, &ca, &ca_dir, err, errlen)) < 0) {
 				free(ca_dir);
 				goto out;
@@ -334,7 +318,7 @@ local_up(struct mc_target *t, const struct mc_suite_def *def, char *err, size_t 
 			srv.port = ls->port;
 			srv.cert_chain = ls->chain;
 			srv.key = ls->key;
-			srv.client_ca = bool_or(s, "require_client_cert", false) ? st->root : NULL;
+			srv.client_ca = mc_json_bool(s, "require_client_cert", false) ? st->root : NULL;
 			srv.body = ls->spiffe;
 			srv.plaintext = ls->plaintext;
 			rc = mc_nginx_start(ngdir, &srv, 1, 5000, &ls->nginx, err, errlen);
