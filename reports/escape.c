@@ -7,6 +7,7 @@
  * stays well-formed and still shows what was there.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,7 +18,11 @@
  * Returns the length of the well-formed UTF-8 character at p (1 to 4), or 0
  * when the byte at p must be escaped. Control characters other than tab,
  * newline and CR count as well-formed only when controls is true (JSON can
- * carry them, XML cannot); noncharacters and surrogates never do.
+ * carry them, XML cannot); DEL follows the same rule. Noncharacters
+ * U+FFFE/U+FFFF, UTF-16 surrogates, overlong forms, code points beyond
+ * U+10FFFF and truncated sequences never do. The string is NUL-terminated,
+ * and a NUL is never a continuation byte, so the checks stop at the first
+ * byte that does not fit and never read past the terminator.
  */
 static size_t
 utf8_char(const unsigned char *p, bool controls)
@@ -51,13 +56,14 @@ utf8_char(const unsigned char *p, bool controls)
 			return 0; /* beyond U+10FFFF */
 		return 4;
 	}
-	return 0;
+	return 0; /* a continuation byte on its own, 0xc0/0xc1 or 0xf5..0xff */
 }
 
-static size_t
-allowed_char(const unsigned char *p)
+/* Appends the visible text "\xNN" for one byte that cannot be written as it is. */
+static void
+put_byte_escape(struct mc_buf *b, unsigned char byte)
 {
-	return utf8_char(p, false);
+	mc_buf_printf(b, "\\x%02X", byte);
 }
 
 char *
@@ -66,13 +72,14 @@ mc_utf8_sanitize(const char *s)
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
 	struct mc_buf b;
 
-	mc_buf_init(&b, 0);
+	/* No maximum: the input is already in memory and allocation aborts on exhaustion. */
+	mc_buf_init(&b, SIZE_MAX);
 	mc_buf_append(&b, "", 0);
 	while (*p != '\0') {
 		size_t n = utf8_char(p, true);
 
 		if (n == 0) {
-			mc_buf_printf(&b, "\\x%02X", *p);
+			put_byte_escape(&b, *p);
 			p++;
 		} else {
 			mc_buf_append(&b, p, n);
@@ -82,19 +89,26 @@ mc_utf8_sanitize(const char *s)
 	return mc_buf_steal(&b);
 }
 
+/*
+ * Returns s escaped for XML (html false) or HTML (html true) text and
+ * attribute values, as a new string the caller frees; NULL gives "". The
+ * two differ only in the apostrophe: &apos; is XML, HTML 4 lacks it, so
+ * HTML gets &#39;. CR is written as &#13; because a parser turns a raw CR
+ * into a newline in text and into a space in attributes.
+ */
 static char *
 escape(const char *s, bool html)
 {
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
 	struct mc_buf b;
 
-	mc_buf_init(&b, 0);
+	mc_buf_init(&b, SIZE_MAX);
 	mc_buf_append(&b, "", 0);
 	while (*p != '\0') {
-		size_t n = allowed_char(p);
+		size_t n = utf8_char(p, false);
 
 		if (n == 0) {
-			mc_buf_printf(&b, "\\x%02X", *p);
+			put_byte_escape(&b, *p);
 			p++;
 			continue;
 		}
@@ -104,7 +118,6 @@ escape(const char *s, bool html)
 		case '>': mc_buf_puts(&b, "&gt;"); break;
 		case '"': mc_buf_puts(&b, "&quot;"); break;
 		case '\'': mc_buf_puts(&b, html ? "&#39;" : "&apos;"); break;
-		/* Attribute values would turn raw CR into a space: keep them exact. */
 		case '\r': mc_buf_puts(&b, "&#13;"); break;
 		default: mc_buf_append(&b, p, n); break;
 		}
@@ -125,21 +138,28 @@ mc_html_escape(const char *s)
 	return escape(s, true);
 }
 
+/*
+ * Flattens s to one line (see report.h). Leading and trailing whitespace
+ * go, inner runs become one space. The cut is made before a byte that
+ * starts a character, never before a continuation byte, so well-formed
+ * UTF-8 stays well-formed; the result is at most max + 3 bytes plus "...".
+ */
 char *
 mc_report_one_line(const char *s, size_t max)
 {
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
 	struct mc_buf b;
-	const char *p = s != NULL ? s : "";
 	bool space = false;
 
-	mc_buf_init(&b, 0);
+	mc_buf_init(&b, SIZE_MAX);
 	mc_buf_append(&b, "", 0);
 	for (; *p != '\0'; p++) {
 		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
 			space = b.len > 0;
 			continue;
 		}
-		if (b.len >= max) {
+		/* Three continuation bytes at most: a run of stray ones must not defeat the cut. */
+		if (b.len >= max && ((*p & 0xc0) != 0x80 || b.len - max >= 3)) {
 			mc_buf_puts(&b, "...");
 			break;
 		}

@@ -1,6 +1,16 @@
 /*
  * The JSON report: the results model as data (schema meshcheck.report/1,
  * documented in README.md). Other tools read this file; keep it stable.
+ *
+ * A run that stopped early keeps its suites as they ran; run.aborted holds
+ * why (null otherwise), and the top-level summary counts the abort as one
+ * more case in state error (see mc_report_counts), like the extra
+ * "meshcheck" testsuite of the JUnit report. Suite summaries count only
+ * their own cases, so the top-level total is their sum plus one.
+ *
+ * Strings are made valid UTF-8 first (bytes that are not become "\xNN"),
+ * since a JSON text must be UTF-8; everything else, control characters
+ * included, is carried exactly.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,7 +19,7 @@
 #include "report.h"
 #include "util.h"
 
-/* Adds a string, made valid UTF-8 first (cJSON copies bytes as they are). */
+/* Adds key: v, both made valid UTF-8 first (cJSON copies bytes as they are). */
 static void
 add_str(cJSON *o, const char *key, const char *v)
 {
@@ -21,6 +31,7 @@ add_str(cJSON *o, const char *key, const char *v)
 	free(s);
 }
 
+/* Adds key: t as ISO 8601 UTC text. */
 static void
 add_time(cJSON *o, const char *key, double t)
 {
@@ -30,6 +41,7 @@ add_time(cJSON *o, const char *key, double t)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
+/* Adds key: v, or key: null when v is NULL. */
 static void
 add_str_or_null(cJSON *o, const char *key, const char *v)
 {
@@ -39,6 +51,7 @@ add_str_or_null(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* Returns a new {total, passed, failed, skipped, errors} object. */
 static cJSON *
 counts_json(struct mc_counts k)
 {
@@ -52,6 +65,7 @@ counts_json(struct mc_counts k)
 	return o;
 }
 
+/* Returns a new object of the properties, name: value, in order. */
 static cJSON *
 props_json(const struct mc_property *props, size_t n)
 {
@@ -62,6 +76,10 @@ props_json(const struct mc_property *props, size_t n)
 	return o;
 }
 
+/*
+ * Returns a new object for one case: its outcome, reason, expected and
+ * seen text (null when absent), timing, measurements and evidence.
+ */
 static cJSON *
 case_json(const struct mc_case *c)
 {
@@ -95,6 +113,7 @@ case_json(const struct mc_case *c)
 	return o;
 }
 
+/* Builds the whole report object (see the comment at the top and README.md). */
 cJSON *
 mc_report_json(const struct mc_run *run)
 {
@@ -103,7 +122,7 @@ mc_report_json(const struct mc_run *run)
 	cJSON_AddStringToObject(root, "schema", "meshcheck.report/1");
 	r = cJSON_AddObjectToObject(root, "run");
 	add_str(r, "id", run->id);
-	cJSON_AddStringToObject(r, "version", run->version);
+	add_str(r, "version", run->version);
 	add_str(r, "target", run->target);
 	add_str(r, "hostname", run->hostname);
 	add_time(r, "start", run->start);
@@ -111,7 +130,7 @@ mc_report_json(const struct mc_run *run)
 	cJSON_AddNumberToObject(r, "duration_s", run->end - run->start);
 	add_str_or_null(r, "aborted", run->aborted);
 	cJSON_AddItemToObject(r, "properties", props_json(run->props, run->n_props));
-	cJSON_AddItemToObject(root, "summary", counts_json(mc_run_counts(run)));
+	cJSON_AddItemToObject(root, "summary", counts_json(mc_report_counts(run)));
 	cJSON_AddNumberToObject(root, "exit_code", mc_run_exit_code(run));
 	suites = cJSON_AddArrayToObject(root, "suites");
 	for (size_t i = 0; i < run->n_suites; i++) {
@@ -132,16 +151,19 @@ mc_report_json(const struct mc_run *run)
 	return root;
 }
 
+/* Writes the model, pretty-printed and ending in a newline, to path atomically. */
 int
 mc_report_write_json(const struct mc_run *run, const char *path, char *err, size_t errlen)
 {
 	cJSON *j = mc_report_json(run);
-	char *text = cJSON_Print(j);
+	char *printed = cJSON_Print(j), *text;
 	int rc;
 
 	cJSON_Delete(j);
-	if (text == NULL)
+	if (printed == NULL)
 		return mc_err(err, errlen, ENOMEM, "%s: cannot serialise the report", path);
+	text = mc_xasprintf("%s\n", printed);
+	cJSON_free(printed);
 	rc = mc_file_write(path, text, strlen(text), 0644, err, errlen);
 	free(text);
 	return rc;

@@ -1,20 +1,36 @@
 /*
  * The JUnit XML report, in the shape CI systems read (Jenkins, GitLab,
  * GitHub test reporters): testsuites > testsuite > testcase with failure,
- * error or skipped. A run that stopped early gets one more testsuite,
- * "meshcheck", whose single testcase "run" carries the error saying why, so
- * a CI system shows the abort as a failed test rather than a green run.
+ * error or skipped. A run that stopped early keeps the suites that ran and
+ * gets one more testsuite, "meshcheck", whose single testcase "run" carries
+ * an error (type "aborted") saying why, so a CI system shows the abort as a
+ * failed test rather than a green run; the testsuites counts include it
+ * (see mc_report_counts).
+ *
+ * Text is escaped rather than wrapped in CDATA, so "]]>" in a value needs
+ * no special case. Attribute values are flattened to one line first.
  */
-#include <stdarg.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
 #include "util.h"
 
+/* The longest one-line message attribute, in bytes before escaping. */
 #define MESSAGE_MAX 500
+/* The longest other attribute value (names, properties), in bytes before escaping. */
+#define ATTR_MAX 4096
 
-/* Appends an escaped value. */
+/* Returns seconds fit for a time attribute: negative, NaN and infinite become 0. */
+static double
+secs(double t)
+{
+	return isfinite(t) && t > 0 ? t : 0.0;
+}
+
+/* Appends s escaped as XML text. */
 static void
 put_esc(struct mc_buf *b, const char *s)
 {
@@ -24,11 +40,11 @@ put_esc(struct mc_buf *b, const char *s)
 	free(e);
 }
 
-/* Appends name="value" with the value flattened to one line and escaped. */
+/* Appends ` name="value"` with the value flattened to one line of at most max bytes and escaped. */
 static void
-put_attr(struct mc_buf *b, const char *name, const char *value)
+put_attr_max(struct mc_buf *b, const char *name, const char *value, size_t max)
 {
-	char *line = mc_report_one_line(value, 4096);
+	char *line = mc_report_one_line(value, max);
 
 	mc_buf_printf(b, " %s=\"", name);
 	put_esc(b, line);
@@ -36,13 +52,22 @@ put_attr(struct mc_buf *b, const char *name, const char *value)
 	free(line);
 }
 
+/* Appends ` name="value"` for a name, property or type (see put_attr_max). */
+static void
+put_attr(struct mc_buf *b, const char *name, const char *value)
+{
+	put_attr_max(b, name, value, ATTR_MAX);
+}
+
+/* Appends the tests/failures/errors/skipped/time attributes of a testsuite(s) element. */
 static void
 put_counts(struct mc_buf *b, struct mc_counts k, double time)
 {
 	mc_buf_printf(b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
-		      k.total, k.failed, k.errors, k.skipped, time < 0 ? 0.0 : time);
+		      k.total, k.failed, k.errors, k.skipped, secs(time));
 }
 
+/* Appends one <property name= value=/> line. */
 static void
 put_property(struct mc_buf *b, const char *name, const char *value)
 {
@@ -52,13 +77,17 @@ put_property(struct mc_buf *b, const char *name, const char *value)
 	mc_buf_puts(b, "/>\n");
 }
 
-/* The body of a failure or error: what was expected, seen, and where the evidence is. */
+/*
+ * Appends the text body of a failure or error: the reason, then what was
+ * expected, what was seen and where the evidence is, each part only when
+ * the case has it.
+ */
 static void
 put_details(struct mc_buf *b, const struct mc_case *c)
 {
 	struct mc_buf t;
 
-	mc_buf_init(&t, 0);
+	mc_buf_init(&t, SIZE_MAX);
 	mc_buf_printf(&t, "%s\n", c->reason != NULL ? c->reason : "");
 	if (c->expected != NULL)
 		mc_buf_printf(&t, "\nexpected:\n%s\n", c->expected);
@@ -67,58 +96,77 @@ put_details(struct mc_buf *b, const struct mc_case *c)
 	if (c->n_evidence > 0) {
 		mc_buf_puts(&t, "\nevidence:\n");
 		for (size_t i = 0; i < c->n_evidence; i++)
-			mc_buf_printf(&t, "  %s: %s\n", c->evidence[i].label, c->evidence[i].path);
+			mc_buf_printf(&t, "  %s: %s\n", c->evidence[i].label != NULL ? c->evidence[i].label : "",
+				      c->evidence[i].path != NULL ? c->evidence[i].path : "");
 	}
 	put_esc(b, t.data);
 	mc_buf_free(&t);
 }
 
+/*
+ * Appends the system-out of a case: its measurements, and for a pass what
+ * was seen (a failure carries it in its body). Nothing when there is
+ * neither.
+ */
+static void
+put_system_out(struct mc_buf *b, const struct mc_case *c)
+{
+	bool seen = c->status == MC_RESULT_PASS && c->seen != NULL;
+	struct mc_buf t;
+
+	if (c->n_measures == 0 && !seen)
+		return;
+	mc_buf_init(&t, SIZE_MAX);
+	mc_buf_append(&t, "", 0);
+	for (size_t i = 0; i < c->n_measures; i++)
+		mc_buf_printf(&t, "%s = %g%s%s\n", c->measures[i].name != NULL ? c->measures[i].name : "",
+			      c->measures[i].value, c->measures[i].unit != NULL ? " " : "",
+			      c->measures[i].unit != NULL ? c->measures[i].unit : "");
+	if (seen)
+		mc_buf_printf(&t, "%sseen:\n%s\n", t.len > 0 ? "\n" : "", c->seen);
+	mc_buf_puts(b, "      <system-out>");
+	put_esc(b, t.data);
+	mc_buf_puts(b, "</system-out>\n");
+	mc_buf_free(&t);
+}
+
+/*
+ * Appends one testcase: a FAIL gets <failure>, an ERROR <error> (both with
+ * a one-line message, the check kind as type and the details as body), a
+ * SKIP <skipped message="reason"/>, a PASS nothing but its system-out.
+ */
 static void
 put_case(struct mc_buf *b, const struct mc_suite *s, const struct mc_case *c)
 {
-	char *msg = mc_report_one_line(c->reason, MESSAGE_MAX);
+	const char *tag = c->status == MC_RESULT_FAIL ? "failure" : "error";
 
 	mc_buf_puts(b, "    <testcase");
 	put_attr(b, "classname", s->name);
 	put_attr(b, "name", c->name);
-	mc_buf_printf(b, " time=\"%.3f\">\n", c->duration);
+	mc_buf_printf(b, " time=\"%.3f\">\n", secs(c->duration));
 	switch (c->status) {
 	case MC_RESULT_PASS:
 		break;
 	case MC_RESULT_FAIL:
 	case MC_RESULT_ERROR:
-		mc_buf_printf(b, "      <%s", c->status == MC_RESULT_FAIL ? "failure" : "error");
-		put_attr(b, "message", msg);
+		mc_buf_printf(b, "      <%s", tag);
+		put_attr_max(b, "message", c->reason, MESSAGE_MAX);
 		put_attr(b, "type", c->check);
 		mc_buf_puts(b, ">");
 		put_details(b, c);
-		mc_buf_printf(b, "</%s>\n", c->status == MC_RESULT_FAIL ? "failure" : "error");
+		mc_buf_printf(b, "</%s>\n", tag);
 		break;
 	case MC_RESULT_SKIP:
 		mc_buf_puts(b, "      <skipped");
-		put_attr(b, "message", msg);
+		put_attr_max(b, "message", c->reason, MESSAGE_MAX);
 		mc_buf_puts(b, "/>\n");
 		break;
 	}
-	if (c->n_measures > 0 || (c->status == MC_RESULT_PASS && c->seen != NULL)) {
-		struct mc_buf t;
-
-		mc_buf_init(&t, 0);
-		for (size_t i = 0; i < c->n_measures; i++)
-			mc_buf_printf(&t, "%s = %g%s%s\n", c->measures[i].name, c->measures[i].value,
-				      c->measures[i].unit != NULL ? " " : "",
-				      c->measures[i].unit != NULL ? c->measures[i].unit : "");
-		if (c->status == MC_RESULT_PASS && c->seen != NULL)
-			mc_buf_printf(&t, "%sseen:\n%s\n", t.len > 0 ? "\n" : "", c->seen);
-		mc_buf_puts(b, "      <system-out>");
-		put_esc(b, t.data);
-		mc_buf_puts(b, "</system-out>\n");
-		mc_buf_free(&t);
-	}
+	put_system_out(b, c);
 	mc_buf_puts(b, "    </testcase>\n");
-	free(msg);
 }
 
+/* Appends the run facts every testsuite carries as properties. */
 static void
 put_run_props(struct mc_buf *b, const struct mc_run *run)
 {
@@ -129,65 +177,78 @@ put_run_props(struct mc_buf *b, const struct mc_run *run)
 		put_property(b, run->props[i].name, run->props[i].value);
 }
 
+/* Appends the opening <testsuite ...> tag, attributes only. */
+static void
+put_suite_open(struct mc_buf *b, const struct mc_run *run, const char *name, struct mc_counts k,
+	       double time, double start, size_t id)
+{
+	char ts[32];
+
+	mc_time_iso8601(start, ts, sizeof(ts));
+	mc_buf_puts(b, "  <testsuite");
+	put_attr(b, "name", name);
+	put_counts(b, k, time);
+	mc_buf_printf(b, " timestamp=\"%s\"", ts);
+	put_attr(b, "hostname", run->hostname);
+	mc_buf_printf(b, " id=\"%zu\">\n", id);
+}
+
+/* Appends the testsuite for one suite of the run, with its properties and cases. */
+static void
+put_suite(struct mc_buf *b, const struct mc_run *run, const struct mc_suite *s, size_t id)
+{
+	put_suite_open(b, run, s->name, mc_suite_counts(s), s->duration, s->start, id);
+	mc_buf_puts(b, "    <properties>\n");
+	put_run_props(b, run);
+	if (s->file != NULL)
+		put_property(b, "suite.file", s->file);
+	for (size_t j = 0; j < s->n_props; j++)
+		put_property(b, s->props[j].name, s->props[j].value);
+	mc_buf_puts(b, "    </properties>\n");
+	for (size_t j = 0; j < s->n_cases; j++)
+		put_case(b, s, s->cases[j]);
+	mc_buf_puts(b, "  </testsuite>\n");
+}
+
+/* Appends the testsuite "meshcheck" whose testcase "run" carries the abort as an error. */
+static void
+put_abort_suite(struct mc_buf *b, const struct mc_run *run)
+{
+	struct mc_counts one = {.total = 1, .errors = 1};
+
+	put_suite_open(b, run, "meshcheck", one, 0, run->end, run->n_suites);
+	mc_buf_puts(b, "    <properties>\n");
+	put_run_props(b, run);
+	mc_buf_puts(b, "    </properties>\n"
+		       "    <testcase classname=\"meshcheck\" name=\"run\" time=\"0.000\">\n      <error");
+	put_attr_max(b, "message", run->aborted, MESSAGE_MAX);
+	mc_buf_puts(b, " type=\"aborted\">");
+	put_esc(b, run->aborted);
+	mc_buf_puts(b, "\n</error>\n    </testcase>\n  </testsuite>\n");
+}
+
+/* Returns the whole document (see the comment at the top); the caller frees it. */
 char *
 mc_report_junit_text(const struct mc_run *run)
 {
 	struct mc_buf b;
-	struct mc_counts total = mc_run_counts(run);
 	char ts[32];
 
-	if (run->aborted != NULL) {
-		total.total++;
-		total.errors++;
-	}
-	mc_buf_init(&b, 0);
+	/* No maximum: truncating would leave a document that is not well-formed. */
+	mc_buf_init(&b, SIZE_MAX);
 	mc_time_iso8601(run->start, ts, sizeof(ts));
 	mc_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"meshcheck\"");
-	put_counts(&b, total, run->end - run->start);
+	put_counts(&b, mc_report_counts(run), run->end - run->start);
 	mc_buf_printf(&b, " timestamp=\"%s\">\n", ts);
-	for (size_t i = 0; i < run->n_suites; i++) {
-		const struct mc_suite *s = run->suites[i];
-
-		mc_time_iso8601(s->start, ts, sizeof(ts));
-		mc_buf_puts(&b, "  <testsuite");
-		put_attr(&b, "name", s->name);
-		put_counts(&b, mc_suite_counts(s), s->duration);
-		mc_buf_printf(&b, " timestamp=\"%s\"", ts);
-		put_attr(&b, "hostname", run->hostname);
-		mc_buf_printf(&b, " id=\"%zu\">\n    <properties>\n", i);
-		put_run_props(&b, run);
-		if (s->file != NULL)
-			put_property(&b, "suite.file", s->file);
-		for (size_t j = 0; j < s->n_props; j++)
-			put_property(&b, s->props[j].name, s->props[j].value);
-		mc_buf_puts(&b, "    </properties>\n");
-		for (size_t j = 0; j < s->n_cases; j++)
-			put_case(&b, s, s->cases[j]);
-		mc_buf_puts(&b, "  </testsuite>\n");
-	}
-	if (run->aborted != NULL) {
-		struct mc_counts one = {.total = 1, .errors = 1};
-		char *msg = mc_report_one_line(run->aborted, MESSAGE_MAX);
-
-		mc_time_iso8601(run->end, ts, sizeof(ts));
-		mc_buf_puts(&b, "  <testsuite name=\"meshcheck\"");
-		put_counts(&b, one, 0);
-		mc_buf_printf(&b, " timestamp=\"%s\"", ts);
-		put_attr(&b, "hostname", run->hostname);
-		mc_buf_printf(&b, " id=\"%zu\">\n    <properties>\n", run->n_suites);
-		put_run_props(&b, run);
-		mc_buf_puts(&b, "    </properties>\n"
-				"    <testcase classname=\"meshcheck\" name=\"run\" time=\"0.000\">\n      <error");
-		put_attr(&b, "message", msg);
-		mc_buf_puts(&b, " type=\"aborted\">");
-		put_esc(&b, run->aborted);
-		mc_buf_puts(&b, "\n</error>\n    </testcase>\n  </testsuite>\n");
-		free(msg);
-	}
+	for (size_t i = 0; i < run->n_suites; i++)
+		put_suite(&b, run, run->suites[i], i);
+	if (run->aborted != NULL)
+		put_abort_suite(&b, run);
 	mc_buf_puts(&b, "</testsuites>\n");
 	return mc_buf_steal(&b);
 }
 
+/* Writes the document to path atomically. */
 int
 mc_report_write_junit(const struct mc_run *run, const char *path, char *err, size_t errlen)
 {

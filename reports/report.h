@@ -14,6 +14,14 @@
 
 #include "results.h"
 
+/*
+ * The counts every report shows for the whole run: mc_run_counts() over the
+ * cases that ran, plus, when the run aborted, one more case in state error
+ * (the abort itself). So an aborted run is never "0 failed, 0 errors":
+ * JSON's summary, JUnit's testsuites element and the HTML summary all agree.
+ */
+struct mc_counts mc_report_counts(const struct mc_run *run);
+
 /* The JSON serialisation of the model (documented in README.md). Caller frees with cJSON_Delete. */
 cJSON *mc_report_json(const struct mc_run *run);
 
@@ -39,8 +47,7 @@ char *mc_html_escape(const char *s);
 /*
  * Collapses whitespace (newlines, tabs, runs of spaces) into single spaces
  * and cuts at about max bytes (adding "..."), for one-line messages. The
- * cut may fall inside a UTF-8 character; escaping then shows the stray
- * bytes as \xNN rather than producing invalid output. Caller frees.
+ * cut never falls inside a well-formed UTF-8 character. Caller frees.
  */
 char *mc_report_one_line(const char *s, size_t max);
 

@@ -492,6 +492,28 @@ START_TEST(pcap_command_verdicts_and_bad_input)
 }
 END_TEST
 
+/* `capture --seconds` ends on time even when no packet arrives, and an empty capture fails the verdict. */
+START_TEST(capture_stops_on_time)
+{
+	char *a[] = {(char *)bin, "capture", "-i", "lo", "-f", "tcp port 9 and host 127.254.254.254",
+		     "--seconds", "1", "--expect", "tls", NULL};
+	char *out = NULL;
+	double t0;
+	int rc;
+
+	if (geteuid() != 0) {
+		printf("SKIP: capture_stops_on_time needs root to capture\n");
+		return;
+	}
+	t0 = mc_monotonic();
+	rc = t_run(a, &out);
+	ck_assert_msg(mc_monotonic() - t0 < 4.0, "capture took %.1fs", mc_monotonic() - t0);
+	ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+	ck_assert_msg(strstr(out, "no traffic seen") != NULL, "%s", out);
+	free(out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -506,8 +528,10 @@ main(void)
 	tcase_add_test(tc, snaplen_96);
 	tcase_add_test(tc, noise_is_not_judged_and_empty_fails);
 	tcase_add_test(tc, every_link_type);
-	if (bin != NULL)
+	if (bin != NULL) {
 		tcase_add_test(tc, pcap_command_verdicts_and_bad_input);
+		tcase_add_test(tc, capture_stops_on_time);
+	}
 	suite_add_tcase(s, tc);
 	return t_main(s);
 }

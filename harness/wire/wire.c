@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1161,13 +1162,27 @@ on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 		c->stop = 1;
 }
 
+/*
+ * The capture thread. The handle is non-blocking and the thread polls it
+ * with a 100 ms timeout, so a stop request or the deadline is noticed even
+ * when no packet arrives (libpcap's own read timeout is not reliable for
+ * that in immediate mode).
+ */
 static void *
 capture_loop(void *arg)
 {
 	struct mc_capture *c = arg;
+	int fd = pcap_get_selectable_fd(c->p);
 
 	while (!c->stop) {
-		int r = pcap_dispatch(c->p, 256, on_packet, (u_char *)c);
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int r;
+
+		if (fd >= 0 && poll(&pfd, 1, 100) < 0 && errno != EINTR) {
+			snprintf(c->error, sizeof(c->error), "poll: %s", strerror(errno));
+			break;
+		}
+		r = pcap_dispatch(c->p, 256, on_packet, (u_char *)c);
 
 		if (r == PCAP_ERROR) {
 			snprintf(c->error, sizeof(c->error), "%s", pcap_geterr(c->p));
@@ -1219,6 +1234,10 @@ mc_capture_start(struct mc_wire *w, const struct mc_capture_options *o, struct m
 	}
 	if ((rc = apply_filter(c->p, o->bpf, o->iface, err, errlen)) < 0)
 		goto out;
+	if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
+		rc = mc_err(err, errlen, EIO, "%s: %s", o->iface, ebuf);
+		goto out;
+	}
 	c->linktype = pcap_datalink(c->p);
 	if (o->write_path != NULL) {
 		c->dump = pcap_dump_open(c->p, o->write_path);
