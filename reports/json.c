@@ -13,6 +13,7 @@
  * included, is carried exactly.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,17 @@ add_time(cJSON *o, const char *key, double t)
 
 	mc_time_iso8601(t, buf, sizeof(buf));
 	cJSON_AddStringToObject(o, key, buf);
+}
+
+/*
+ * Adds key: t for a duration in seconds, rounded to the millisecond (a
+ * difference of two epoch times carries float noise in its last digits).
+ * NaN and infinities come out as null, as cJSON writes them.
+ */
+static void
+add_secs(cJSON *o, const char *key, double t)
+{
+	cJSON_AddNumberToObject(o, key, isfinite(t) ? round(t * 1000.0) / 1000.0 : t);
 }
 
 /* Adds key: v, or key: null when v is NULL. */
@@ -92,7 +104,7 @@ case_json(const struct mc_case *c)
 	add_str_or_null(o, "expected", c->expected);
 	add_str_or_null(o, "seen", c->seen);
 	add_time(o, "start", c->start);
-	cJSON_AddNumberToObject(o, "duration_s", c->duration);
+	add_secs(o, "duration_s", c->duration);
 	a = cJSON_AddArrayToObject(o, "measurements");
 	for (size_t i = 0; i < c->n_measures; i++) {
 		cJSON *m = cJSON_CreateObject();
@@ -127,7 +139,7 @@ mc_report_json(const struct mc_run *run)
 	add_str(r, "hostname", run->hostname);
 	add_time(r, "start", run->start);
 	add_time(r, "end", run->end);
-	cJSON_AddNumberToObject(r, "duration_s", run->end - run->start);
+	add_secs(r, "duration_s", run->end - run->start);
 	add_str_or_null(r, "aborted", run->aborted);
 	cJSON_AddItemToObject(r, "properties", props_json(run->props, run->n_props));
 	cJSON_AddItemToObject(root, "summary", counts_json(mc_report_counts(run)));
@@ -140,7 +152,7 @@ mc_report_json(const struct mc_run *run)
 		add_str(so, "name", s->name);
 		add_str_or_null(so, "file", s->file);
 		add_time(so, "start", s->start);
-		cJSON_AddNumberToObject(so, "duration_s", s->duration);
+		add_secs(so, "duration_s", s->duration);
 		cJSON_AddItemToObject(so, "summary", counts_json(mc_suite_counts(s)));
 		cJSON_AddItemToObject(so, "properties", props_json(s->props, s->n_props));
 		cases = cJSON_AddArrayToObject(so, "cases");
