@@ -27,7 +27,7 @@ static const char *const style =
 	"tr.fail td,tr.error td{background:#fdf1f0}"
 	".st{display:inline-block;min-width:46px;text-align:center;font-weight:700;font-size:12px;"
 	"padding:1px 6px;border-radius:3px;color:#fff}"
-	".pass{background:#1f7a3a}.fail{background:#b42318}.skip{background:#8a6d00}.error{background:#6e2a8c}"
+	".st.pass{background:#1f7a3a}.st.fail{background:#b42318}.st.skip{background:#8a6d00}.st.error{background:#6e2a8c}"
 	".abort{border:2px solid #b42318;background:#fdecea;padding:10px 14px;margin:14px 0;border-radius:4px}"
 	"pre{background:#f6f8fa;border:1px solid #e3e7ee;padding:8px;overflow-x:auto;white-space:pre-wrap;"
 	"word-break:break-word;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:4px 0}"

@@ -220,6 +220,10 @@ START_TEST(html_hostile_strings_are_text)
 	write_all(run, &o);
 	html = t_read(o.html);
 	ck_assert_ptr_null(strstr(html, "<script"));
+	/* Rows carry the status as a class too: only the badges may be coloured by it. */
+	ck_assert_ptr_null(strstr(html, "}.pass{"));
+	ck_assert_ptr_null(strstr(html, "}.fail{"));
+	ck_assert_ptr_nonnull(strstr(html, ".st.pass{"));
 	ck_assert_ptr_nonnull(strstr(html, "fail &lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; "
 					   "&quot;q&quot; &#39;a&#39; \\x01\\x1B[31m\\x7F"));
 	ck_assert_ptr_nonnull(strstr(html, "\\xFF\\xFE \\xED\\xA0\\x80 \\xEF\\xBF\\xBF \\xC0\\xAF"));
