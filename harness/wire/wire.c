@@ -2,7 +2,7 @@
  * The wire engine (see wire.h): packet decoding, the flow table, per-flow
  * stream reassembly, classification, canary search and verdicts.
  *
- * Memory: a tracked flow costs one struct flow (about 150 bytes) plus, only
+ * Memory: a tracked flow costs one struct flow (184 bytes) plus, only
  * while it is being classified, its reassembly buffers (at most max_payload
  * per direction), plus, only when canaries are set, a tail of the longest
  * canary's length per direction, plus held out-of-order segments until the
@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +48,14 @@ struct ooo_seg {
 	uint8_t *data;
 };
 
+/* Canary search state of a flow (only when canaries are set). */
+struct canary_state {
+	uint64_t hits;              /* cleartext occurrences */
+	uint64_t first_packet;      /* packet number of the first, 0 if none */
+	uint8_t len[2];             /* bytes held in each direction's tail */
+	uint8_t tail[];             /* 2 * canary_max: the last bytes of each direction */
+};
+
 /* State that lives only while a flow is being classified. */
 struct classify {
 	uint8_t *buf[2];
@@ -64,6 +74,7 @@ struct flow {
 	bool seq_set[2];
 	bool gap[2];                /* bytes were lost in this direction (truncation) */
 	bool appdata[2];            /* TLS application data seen in this direction */
+	uint8_t n_ooo[2];
 	uint8_t rec_hdr_len[2];     /* TLS record tracker: header bytes collected */
 	uint8_t rec_hdr[2][5];
 	uint16_t tls_version;
@@ -73,14 +84,14 @@ struct flow {
 	uint64_t packets[2];
 	uint64_t payload[2];
 	double first_ts, last_ts;
-	uint64_t canary_hits;
-	uint64_t first_canary_packet;
 	struct classify *cl;        /* NULL once done */
-	uint8_t *tail;              /* canary tails: 2 * (maxlen - 1) bytes + 2 lengths; NULL without canaries */
+	struct canary_state *can;   /* NULL without canaries */
 	struct ooo_seg *ooo[2];     /* held segments, NULL when none */
-	uint8_t n_ooo[2];
 	char *sample;               /* first cleartext bytes, printable */
 };
+
+/* A flow's size is the engine's memory per flow: keep it from growing unnoticed. */
+_Static_assert(sizeof(struct flow) <= 184, "struct flow grew past 184 bytes");
 
 struct mc_wire {
 	uint8_t canary[MAX_CANARIES][MAX_CANARY_LEN];
@@ -90,7 +101,7 @@ struct mc_wire {
 	size_t max_payload;
 	struct flow *flows;
 	size_t n_flows, cap_flows;
-	uint32_t *table;            /* open addressing: flow index + 1, 0 = empty */
+	uint64_t *table;            /* open addressing: key hash << 32 | flow index + 1; 0 = empty */
 	size_t table_size;          /* a power of two */
 	char **strings;             /* interned strings; id = index + 1 */
 	size_t n_strings, cap_strings;
@@ -173,7 +184,7 @@ mc_wire_free(struct mc_wire *w)
 		return;
 	for (size_t i = 0; i < w->n_flows; i++) {
 		flow_release(&w->flows[i]);
-		free(w->flows[i].tail);
+		free(w->flows[i].can);
 		free(w->flows[i].sample);
 	}
 	for (size_t i = 0; i < w->n_strings; i++)
@@ -263,20 +274,27 @@ key_hash(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb, size_t al
 	return (h ^ (h >> 15)) * 2246822519u;
 }
 
+/*
+ * Each table slot keeps the key's hash beside the flow's index, so a probe
+ * that meets another flow is rejected without reading that flow (a cache
+ * miss), and growing the table needs no flow either. The table is grown at
+ * 70% load: probes are cheap when they stay inside the table.
+ */
 static void
 table_grow(struct mc_wire *w)
 {
 	size_t size = w->table_size * 2;
-	uint32_t *t = mc_xcalloc(size, sizeof(*t));
+	uint64_t *t = mc_xcalloc(size, sizeof(*t));
 
-	for (size_t i = 0; i < w->n_flows; i++) {
-		struct flow *f = &w->flows[i];
-		size_t alen = f->family == 4 ? 4 : 16;
-		size_t j = key_hash(f->addr[0], f->port[0], f->addr[1], f->port[1], alen) & (size_t)(size - 1);
+	for (size_t i = 0; i < w->table_size; i++) {
+		size_t j;
 
+		if (w->table[i] == 0)
+			continue;
+		j = (size_t)(w->table[i] >> 32) & (size - 1);
 		while (t[j] != 0)
 			j = (j + 1) & (size - 1);
-		t[j] = (uint32_t)(i + 1);
+		t[j] = w->table[i];
 	}
 	free(w->table);
 	w->table = t;
@@ -293,24 +311,26 @@ flow_lookup(struct mc_wire *w, uint8_t family, const uint8_t *src, uint16_t spor
 {
 	size_t alen = family == 4 ? 4 : 16;
 	size_t mask = w->table_size - 1;
-	size_t j = key_hash(src, sport, dst, dport, alen) & mask;
+	uint32_t h = key_hash(src, sport, dst, dport, alen);
+	size_t j = h & mask;
 	struct flow *f;
 
-	while (w->table[j] != 0) {
-		f = &w->flows[w->table[j] - 1];
-		if (f->family == family) {
-			if (f->port[0] == sport && f->port[1] == dport && memcmp(f->addr[0], src, alen) == 0 &&
-			    memcmp(f->addr[1], dst, alen) == 0) {
-				*dir = 0;
-				return f;
-			}
-			if (f->port[0] == dport && f->port[1] == sport && memcmp(f->addr[0], dst, alen) == 0 &&
-			    memcmp(f->addr[1], src, alen) == 0) {
-				*dir = 1;
-				return f;
-			}
+	for (; w->table[j] != 0; j = (j + 1) & mask) {
+		if ((uint32_t)(w->table[j] >> 32) != h)
+			continue;
+		f = &w->flows[(uint32_t)w->table[j] - 1];
+		if (f->family != family)
+			continue;
+		if (f->port[0] == sport && f->port[1] == dport && memcmp(f->addr[0], src, alen) == 0 &&
+		    memcmp(f->addr[1], dst, alen) == 0) {
+			*dir = 0;
+			return f;
 		}
-		j = (j + 1) & mask;
+		if (f->port[0] == dport && f->port[1] == sport && memcmp(f->addr[0], dst, alen) == 0 &&
+		    memcmp(f->addr[1], src, alen) == 0) {
+			*dir = 1;
+			return f;
+		}
 	}
 	if (w->n_flows == w->cap_flows) {
 		w->cap_flows = w->cap_flows == 0 ? 256 : w->cap_flows * 2;
@@ -329,10 +349,10 @@ flow_lookup(struct mc_wire *w, uint8_t family, const uint8_t *src, uint16_t spor
 	f->port[!synack] = dport;
 	f->cls = MC_FLOW_EMPTY;
 	if (w->n_canaries > 0)
-		f->tail = mc_xcalloc(1, 2 * w->canary_max + 2);
-	w->table[j] = (uint32_t)(++w->n_flows);
+		f->can = mc_xcalloc(1, sizeof(*f->can) + 2 * w->canary_max);
+	w->table[j] = (uint64_t)h << 32 | (uint32_t)(++w->n_flows);
 	w->st.flows = w->n_flows;
-	if (w->n_flows * 2 > w->table_size)
+	if (w->n_flows * 10 > w->table_size * 7)
 		table_grow(w);
 	*dir = synack ? 1 : 0;
 	return &w->flows[w->n_flows - 1];
@@ -638,8 +658,8 @@ static void
 canary_scan(struct mc_wire *w, struct flow *f, int d, const uint8_t *p, size_t n)
 {
 	size_t keep = w->canary_max - 1;
-	uint8_t *tail = f->tail + (size_t)d * w->canary_max;
-	uint8_t *tlen = &f->tail[2 * w->canary_max + (size_t)d];
+	uint8_t *tail = f->can->tail + (size_t)d * w->canary_max;
+	uint8_t *tlen = &f->can->len[d];
 	uint8_t win[2 * MAX_CANARY_LEN];
 	size_t head = n < keep ? n : keep, wl;
 	uint64_t hits = 0;
@@ -674,9 +694,9 @@ canary_scan(struct mc_wire *w, struct flow *f, int d, const uint8_t *p, size_t n
 		*tlen = (uint8_t)(total - drop);
 	}
 	if (hits > 0) {
-		if (f->canary_hits == 0)
-			f->first_canary_packet = w->packet_no;
-		f->canary_hits += hits;
+		if (f->can->hits == 0)
+			f->can->first_packet = w->packet_no;
+		f->can->hits += hits;
 	}
 }
 
@@ -721,8 +741,8 @@ static void
 lose(struct mc_wire *w, struct flow *f, int d)
 {
 	f->gap[d] = true;
-	if (f->tail != NULL)
-		f->tail[2 * w->canary_max + (size_t)d] = 0;
+	if (f->can != NULL)
+		f->can->len[d] = 0;
 	if (f->rec_left[d] != UINT32_MAX && f->decided && f->cls == MC_FLOW_TLS)
 		f->rec_left[d] = UINT32_MAX;
 	if (!f->done)
@@ -1097,15 +1117,184 @@ apply_filter(pcap_t *p, const char *bpf, const char *what, char *err, size_t err
 	return rc;
 }
 
+/*
+ * Classic pcap files are read by meshcheck's own record reader: read()s of
+ * a chunk at a time into one buffer that stays in the CPU cache, and the
+ * records decoded in place. libpcap instead copies each record through
+ * stdio into its own buffer; a memory map pays a TLB miss every few
+ * packets; a reader thread on the other core costs more in cache traffic
+ * than it saves (all measured with tools/bench/wire-bench). libpcap has
+ * already checked the file header and gives the link type and the filter.
+ */
+#define READ_CHUNK (128u << 10)
+#define MAX_RECORD (256u << 10)   /* libpcap's own limit on a record's capture length */
+
+static uint32_t
+swap32(uint32_t v, bool swapped)
+{
+	return swapped ? __builtin_bswap32(v) : v;
+}
+
+/*
+ * The flow hash of a plain Ethernet/IPv4 TCP packet (the bulk of any
+ * capture), so that the reader can prefetch its flow's table slot and flow
+ * while the packets before it are decoded; false for anything else.
+ */
+static bool
+packet_hash(int lt, const uint8_t *d, uint32_t caplen, uint32_t *h)
+{
+	uint32_t ihl;
+
+	if (lt != DLT_EN10MB || caplen < 14 + 20 + 4 || be16(d + 12) != 0x0800)
+		return false;
+	d += 14;
+	ihl = (uint32_t)(d[0] & 0x0f) * 4;
+	if ((d[0] >> 4) != 4 || d[9] != 6 || ihl < 20 || caplen < 14 + ihl + 4)
+		return false;
+	*h = key_hash(d + 12, (uint16_t)be16(d + ihl), d + 16, (uint16_t)be16(d + ihl + 2), 4);
+	return true;
+}
+
+/* Prefetch, stage 1: the table slot a hash points at. */
+static void
+prefetch_slot(const struct mc_wire *w, uint32_t h)
+{
+	__builtin_prefetch(&w->table[h & (w->table_size - 1)]);
+}
+
+/* Prefetch, stage 2: the flow in that slot (prefetched a packet earlier), when it is the one. */
+static void
+prefetch_flow(const struct mc_wire *w, uint32_t h)
+{
+	uint64_t e = w->table[h & (w->table_size - 1)];
+
+	if (e != 0 && (uint32_t)(e >> 32) == h)
+		__builtin_prefetch(&w->flows[(uint32_t)e - 1]);
+}
+
+static int
+read_classic(struct mc_wire *w, pcap_t *p, int fd, const struct bpf_program *filter, const char *name,
+	     char *err, size_t errlen)
+{
+	size_t cap = READ_CHUNK + MAX_RECORD + 16, len = 0, pos = 0;
+	uint8_t *buf;
+	uint64_t off = 24;         /* file offset of buf[pos] */
+	uint32_t magic, hdr[4], h1 = 0;
+	bool swapped, nsec, eof = false, have_h1 = false;
+	int lt = pcap_datalink(p), rc = 0;
+
+	if (pread(fd, &magic, 4, 0) != 4)
+		return mc_err(err, errlen, EIO, "%s: cannot read: %s", name, strerror(errno));
+	swapped = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
+	nsec = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+	if (lseek(fd, 24, SEEK_SET) < 0)
+		return mc_err(err, errlen, EIO, "%s: cannot seek: %s", name, strerror(errno));
+	buf = mc_xmalloc(cap);
+	for (;;) {
+		size_t avail = len - pos;
+		ssize_t n;
+
+		if (avail >= 16) {
+			struct pcap_pkthdr ph;
+			const uint8_t *rec = buf + pos + 16;
+			uint32_t caplen;
+
+			memcpy(hdr, buf + pos, sizeof(hdr));
+			caplen = swap32(hdr[2], swapped);
+			if (caplen > MAX_RECORD) {
+				rc = mc_err(err, errlen, EIO,
+					    "%s: after %llu packet(s): the record at byte %llu has a capture "
+					    "length of %u, more than any capture allows (%u)",
+					    name, (unsigned long long)w->st.packets, (unsigned long long)off,
+					    caplen, MAX_RECORD);
+				break;
+			}
+			if (avail >= 16 + (size_t)caplen) {
+				size_t p1 = pos + 16 + caplen, p2;
+				uint32_t c1, h2;
+
+				/* Two packets ahead: its slot; one ahead: its flow. */
+				if (have_h1)
+					prefetch_flow(w, h1);
+				have_h1 = false;
+				if (p1 + 16 <= len) {
+					memcpy(&c1, buf + p1 + 8, 4);
+					p2 = p1 + 16 + swap32(c1, swapped);
+					if (p2 + 16 + 64 <= len) {
+						memcpy(&c1, buf + p2 + 8, 4);
+						if (packet_hash(lt, buf + p2 + 16, swap32(c1, swapped), &h2)) {
+							prefetch_slot(w, h2);
+							h1 = h2;
+							have_h1 = true;
+						}
+					}
+				}
+				ph.ts.tv_sec = (time_t)swap32(hdr[0], swapped);
+				ph.ts.tv_usec = (suseconds_t)swap32(hdr[1], swapped);
+				ph.caplen = caplen;
+				ph.len = swap32(hdr[3], swapped);
+				if (filter == NULL || pcap_offline_filter(filter, &ph, rec) != 0)
+					mc_wire_packet(w, lt,
+						       (double)ph.ts.tv_sec +
+							       (double)ph.ts.tv_usec / (nsec ? 1e9 : 1e6),
+						       rec, caplen, ph.len);
+				pos += 16 + (size_t)caplen;
+				off += 16 + (uint64_t)caplen;
+				continue;
+			}
+		}
+		/* The next record is not wholly in the buffer: keep its start, read more. */
+		if (eof) {
+			if (avail > 0)
+				w->st.truncated_file = true;
+			break;
+		}
+		memmove(buf, buf + pos, avail);
+		len = avail;
+		pos = 0;
+		do
+			n = read(fd, buf + len, cap - len < READ_CHUNK ? cap - len : READ_CHUNK);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			rc = mc_err(err, errlen, EIO, "%s: after %llu packet(s): %s", name,
+				    (unsigned long long)w->st.packets, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			eof = true;
+		len += (size_t)n;
+	}
+	free(buf);
+	return rc;
+}
+
+/* A regular file in the classic pcap format (either byte order, micro- or nanoseconds)? */
+static bool
+classic_pcap(int fd, uint64_t *size)
+{
+	struct stat sb;
+	uint32_t magic;
+
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24)
+		return false;
+	if (pread(fd, &magic, 4, 0) != 4)
+		return false;
+	*size = (uint64_t)sb.st_size;
+	return magic == 0xa1b2c3d4u || magic == 0xd4c3b2a1u || magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+}
+
 int
 mc_wire_read_file(struct mc_wire *w, const char *path, const char *bpf, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
 	struct pcap_pkthdr *h;
+	struct bpf_program prog;
 	const u_char *data;
+	bool have_prog = false;
+	uint64_t size = 0;
 	pcap_t *p;
-	int lt, rc = 0, r;
+	int lt, rc = 0, r, fd = -1;
 
 	if (strcmp(path, "-") == 0)
 		p = pcap_fopen_offline(stdin, ebuf);
@@ -1113,6 +1302,23 @@ mc_wire_read_file(struct mc_wire *w, const char *path, const char *bpf, char *er
 		p = pcap_open_offline(path, ebuf);
 	if (p == NULL)
 		return mc_err(err, errlen, EINVAL, "%s: not a readable pcap or pcapng capture (%s)", name, ebuf);
+	if (strcmp(path, "-") != 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && classic_pcap(fd, &size)) {
+		if (bpf != NULL && *bpf != '\0') {
+			if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+				rc = mc_err(err, errlen, EINVAL, "%s: bad filter \"%s\": %s", name, bpf,
+					    pcap_geterr(p));
+				goto out;
+			}
+			have_prog = true;
+		}
+		rc = read_classic(w, p, fd, have_prog ? &prog : NULL, name, err, errlen);
+		if (have_prog)
+			pcap_freecode(&prog);
+		settle(w);
+		goto out;
+	}
 	if ((rc = apply_filter(p, bpf, name, err, errlen)) < 0)
 		goto out;
 	lt = pcap_datalink(p);
@@ -1131,6 +1337,8 @@ mc_wire_read_file(struct mc_wire *w, const char *path, const char *bpf, char *er
 	}
 	settle(w);
 out:
+	if (fd >= 0)
+		close(fd);
 	pcap_close(p);
 	return rc;
 }
@@ -1322,6 +1530,24 @@ mc_wire_flow_count(const struct mc_wire *w)
 	return w->n_flows;
 }
 
+/* Dotted-quad text (inet_ntop's output, without its cost per flow). */
+static void
+ipv4_text(const uint8_t *a, char *out)
+{
+	char *o = out;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+		*o++ = i < 3 ? '.' : '\0';
+	}
+}
+
 void
 mc_wire_flow_get(const struct mc_wire *w, size_t i, struct mc_flow_view *v)
 {
@@ -1334,8 +1560,13 @@ mc_wire_flow_get(const struct mc_wire *w, size_t i, struct mc_flow_view *v)
 	f = &w->flows[i];
 	af = f->family == 4 ? AF_INET : AF_INET6;
 	v->family = af;
-	inet_ntop(af, f->addr[0], v->client, sizeof(v->client));
-	inet_ntop(af, f->addr[1], v->server, sizeof(v->server));
+	if (af == AF_INET) {
+		ipv4_text(f->addr[0], v->client);
+		ipv4_text(f->addr[1], v->server);
+	} else {
+		inet_ntop(af, f->addr[0], v->client, sizeof(v->client));
+		inet_ntop(af, f->addr[1], v->server, sizeof(v->server));
+	}
 	v->client_port = f->port[0];
 	v->server_port = f->port[1];
 	v->cls = f->payload[0] + f->payload[1] == 0 ? MC_FLOW_EMPTY : (enum mc_flow_class)f->cls;
@@ -1354,8 +1585,10 @@ mc_wire_flow_get(const struct mc_wire *w, size_t i, struct mc_flow_view *v)
 		v->alpn_offered = string_of(w, f->alpn_offered);
 		v->alpn_selected = string_of(w, f->alpn_selected);
 	}
-	v->canary_hits = f->canary_hits;
-	v->first_canary_packet = f->first_canary_packet;
+	if (f->can != NULL) {
+		v->canary_hits = f->can->hits;
+		v->first_canary_packet = f->can->first_packet;
+	}
 	v->sample = v->cls == MC_FLOW_TLS ? NULL : f->sample;
 }
 
@@ -1447,29 +1680,98 @@ mc_wire_judge(const struct mc_wire *w, const struct mc_wire_expect *e, struct mc
 	v->ok = v->failing_flows == 0;
 }
 
+/*
+ * The table is built by hand rather than with printf: a capture can hold
+ * hundreds of thousands of flows and formatting dominated printing them.
+ * Columns are padded to their width and never cut; a line never passes
+ * LINE_MAX_LEN (a longer field is cut at the end of the line).
+ */
+#define LINE_MAX_LEN 2048
+
+struct line {
+	char b[LINE_MAX_LEN];
+	size_t n;
+};
+
+static void
+put_str(struct line *l, const char *s, size_t width)
+{
+	size_t len = strlen(s);
+
+	if (len > LINE_MAX_LEN - 64 - l->n)
+		len = LINE_MAX_LEN - 64 - l->n;
+	memcpy(l->b + l->n, s, len);
+	l->n += len;
+	while (len++ < width)
+		l->b[l->n++] = ' ';
+	l->b[l->n++] = ' ';
+}
+
+static void
+put_u64(struct line *l, uint64_t v, size_t width)
+{
+	char d[24];
+	size_t k = 0;
+
+	do
+		d[k++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	for (size_t i = k; i < width; i++)
+		l->b[l->n++] = ' ';
+	while (k > 0)
+		l->b[l->n++] = d[--k];
+	l->b[l->n++] = ' ';
+}
+
+static void
+put_endpoint(struct line *l, int family, const char *addr, uint16_t port)
+{
+	char t[64];
+	size_t n = 0, a = strlen(addr);
+
+	if (family == AF_INET6)
+		t[n++] = '[';
+	memcpy(t + n, addr, a);
+	n += a;
+	if (family == AF_INET6)
+		t[n++] = ']';
+	t[n++] = ':';
+	n += (size_t)snprintf(t + n, sizeof(t) - n, "%u", port);
+	put_str(l, t, 22);
+}
+
 /* Writes one flow's table line (or the header when v is NULL). */
 static void
 flow_line(FILE *out, const struct mc_flow_view *v)
 {
-	char c[64], s[64], alpn[160];
+	struct line l;
+	char alpn[600];
 
+	l.n = 0;
 	if (v == NULL) {
 		fprintf(out, "%-22s %-22s %-9s %-7s %-4s %-40s %-28s %8s %10s %6s %s\n", "client", "server",
 			"class", "version", "done", "sni", "alpn (offered / selected)", "packets", "bytes", "canary",
 			"sample");
 		return;
 	}
-	snprintf(c, sizeof(c), v->family == AF_INET6 ? "[%s]:%u" : "%s:%u", v->client, v->client_port);
-	snprintf(s, sizeof(s), v->family == AF_INET6 ? "[%s]:%u" : "%s:%u", v->server, v->server_port);
+	put_endpoint(&l, v->family, v->client, v->client_port);
+	put_endpoint(&l, v->family, v->server, v->server_port);
+	put_str(&l, mc_flow_class_name(v->cls), 9);
+	put_str(&l, version_name(v->tls_version), 7);
+	put_str(&l, v->cls == MC_FLOW_TLS ? (v->tls_complete ? "yes" : "no") : "-", 4);
+	put_str(&l, v->sni != NULL ? v->sni : "-", 40);
 	if (v->cls == MC_FLOW_TLS)
 		snprintf(alpn, sizeof(alpn), "%s / %s", v->alpn_offered != NULL ? v->alpn_offered : "-",
 			 v->alpn_selected != NULL ? v->alpn_selected : "-");
-	fprintf(out, "%-22s %-22s %-9s %-7s %-4s %-40s %-28s %8llu %10llu %6llu %s\n", c, s,
-		mc_flow_class_name(v->cls), version_name(v->tls_version),
-		v->cls == MC_FLOW_TLS ? (v->tls_complete ? "yes" : "no") : "-", v->sni != NULL ? v->sni : "-",
-		v->cls == MC_FLOW_TLS ? alpn : "-", (unsigned long long)(v->packets[0] + v->packets[1]),
-		(unsigned long long)(v->payload_bytes[0] + v->payload_bytes[1]), (unsigned long long)v->canary_hits,
-		v->sample != NULL ? v->sample : "");
+	put_str(&l, v->cls == MC_FLOW_TLS ? alpn : "-", 28);
+	put_u64(&l, v->packets[0] + v->packets[1], 8);
+	put_u64(&l, v->payload_bytes[0] + v->payload_bytes[1], 10);
+	put_u64(&l, v->canary_hits, 6);
+	if (v->sample != NULL)
+		put_str(&l, v->sample, 0);
+	l.n--;                      /* the separator after the last column */
+	l.b[l.n++] = '\n';
+	fwrite(l.b, 1, l.n, out);
 }
 
 void
