@@ -9,6 +9,10 @@
 const struct mc_check_kind *const mc_check_kinds[] = {
 	&mc_check_chain,
 	&mc_check_wire,
+	&mc_check_reach,
+	&mc_check_policy,
+	&mc_check_distribution,
+	&mc_check_load,
 	NULL,
 };
 

@@ -36,6 +36,10 @@ struct mc_check_kind {
 
 extern const struct mc_check_kind mc_check_chain;
 extern const struct mc_check_kind mc_check_wire;
+extern const struct mc_check_kind mc_check_reach;
+extern const struct mc_check_kind mc_check_policy;
+extern const struct mc_check_kind mc_check_distribution;
+extern const struct mc_check_kind mc_check_load;
 
 /* The table of all check kinds, NULL-terminated. */
 extern const struct mc_check_kind *const mc_check_kinds[];

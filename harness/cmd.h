@@ -21,5 +21,6 @@ int mc_cmd_run(int argc, char **argv);
 int mc_cmd_certs(int argc, char **argv);
 int mc_cmd_capture(int argc, char **argv);
 int mc_cmd_pcap(int argc, char **argv);
+int mc_cmd_load(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const struct mc_cmd commands[] = {
 	{"certs", "mesh PKI: create CAs, issue workload certificates, verify and inspect chains", mc_cmd_certs},
 	{"capture", "capture packets live and classify every TCP flow (TLS, HTTP/1, h2c, plaintext)", mc_cmd_capture},
 	{"pcap", "classify the flows of a pcap/pcapng file or stream and judge an expectation", mc_cmd_pcap},
+	{"load", "send requests (closed or open loop) and report latency percentiles, codes and responders", mc_cmd_load},
 	{"help", "show this help, or a command's help (help COMMAND)", cmd_help},
 	{"version", "print the version", cmd_version},
 };

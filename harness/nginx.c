@@ -68,6 +68,107 @@ safe_word(const char *s)
 	return true;
 }
 
+/* Appends s with the characters that mean something in a regular expression escaped. */
+static void
+put_regex_literal(struct mc_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (strchr(".+*?()[]{}|^$\\", *s) != NULL)
+			mc_buf_puts(b, "\\");
+		mc_buf_append(b, s, 1);
+	}
+}
+
+/*
+ * A map from "host|method|client-verify|uri" to the number of the first
+ * route that matches (0: none), as one regular expression per route.
+ */
+static void
+render_route_map(struct mc_buf *b, size_t si, const struct mc_tls_server *s)
+{
+	mc_buf_printf(b, "    map \"$host|$request_method|$ssl_client_verify|$uri\" $mc_route_%zu {\n"
+			 "        default 0;\n", si);
+	for (size_t r = 0; r < s->n_routes; r++) {
+		const struct mc_route *rt = &s->routes[r];
+
+		mc_buf_puts(b, "        \"~^");
+		if (rt->host != NULL) {
+			char *h = mc_xstrdup(rt->host);
+
+			for (char *c = h; *c != '\0'; c++)
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+			put_regex_literal(b, h);
+			free(h);
+		} else {
+			mc_buf_puts(b, "[^|]*");
+		}
+		mc_buf_puts(b, "\\|");
+		if (rt->methods != NULL) {
+			char *m = mc_xstrdup(rt->methods);
+
+			for (char *c = m; *c != '\0'; c++)
+				if (*c == ',')
+					*c = '|';
+			mc_buf_printf(b, "(%s)", m);
+			free(m);
+		} else {
+			mc_buf_puts(b, "[^|]*");
+		}
+		mc_buf_puts(b, "\\|");
+		mc_buf_puts(b, rt->client_cert == 1 ? "SUCCESS" : rt->client_cert == 0 ? "(?!SUCCESS)[^|]*" : "[^|]*");
+		mc_buf_puts(b, "\\|");
+		put_regex_literal(b, rt->path != NULL ? rt->path : "/");
+		mc_buf_printf(b, "%s\" %zu;\n", rt->exact ? "$" : "", r + 1);
+	}
+	mc_buf_puts(b, "    }\n");
+}
+
+static void
+render_routes(struct mc_buf *b, size_t si, const struct mc_tls_server *s)
+{
+	mc_buf_puts(b, "        location / {\n            default_type text/plain;\n");
+	for (size_t r = 0; r < s->n_routes; r++) {
+		const struct mc_route *rt = &s->routes[r];
+
+		mc_buf_printf(b, "            if ($mc_route_%zu = %zu) {\n", si, r + 1);
+		if (rt->header != NULL && strchr(rt->header, ':') != NULL) {
+			const char *colon = strchr(rt->header, ':'), *v = colon + 1;
+			char *name = mc_xasprintf("%.*s", (int)(colon - rt->header), rt->header);
+
+			while (*v == ' ')
+				v++;
+			mc_buf_puts(b, "                add_header ");
+			put_quoted(b, name);
+			mc_buf_puts(b, " ");
+			put_quoted(b, v);
+			mc_buf_puts(b, " always;\n");
+			free(name);
+		}
+		mc_buf_printf(b, "                return %d ", rt->status > 0 ? rt->status : 200);
+		put_quoted(b, rt->body != NULL ? rt->body : "");
+		mc_buf_puts(b, ";\n            }\n");
+	}
+	mc_buf_puts(b, "            return 404 \"\";\n        }\n");
+}
+
+static void
+render_backends(struct mc_buf *b, size_t si, const struct mc_tls_server *s)
+{
+	mc_buf_printf(b, "        location / {\n            proxy_pass %s://mc_up_%zu;\n"
+			 "            proxy_next_upstream off;\n"
+			 "            proxy_set_header Connection \"\";\n"
+			 "            proxy_http_version 1.1;\n",
+		      s->backends_tls ? "https" : "http", si);
+	if (s->backends_tls) {
+		mc_buf_puts(b, "            proxy_ssl_verify off;\n");
+		if (s->proxy_cert != NULL)
+			mc_buf_printf(b, "            proxy_ssl_certificate %s;\n"
+					 "            proxy_ssl_certificate_key %s;\n",
+				      s->proxy_cert, s->proxy_key);
+	}
+	mc_buf_puts(b, "        }\n");
+}
+
 static char *
 render_conf(const char *dir, const struct mc_tls_server *servers, size_t n)
 {
@@ -94,6 +195,22 @@ render_conf(const char *dir, const struct mc_tls_server *servers, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct mc_tls_server *s = &servers[i];
 
+		if (s->n_routes > 0)
+			render_route_map(&b, i, s);
+		if (s->n_backends > 0) {
+			/* random, not round robin: a split that is only right on average, as a mesh's is. */
+			mc_buf_printf(&b, "    upstream mc_up_%zu {\n        random;\n", i);
+			for (size_t k = 0; k < s->n_backends; k++) {
+				const struct mc_backend *be = &s->backends[k];
+
+				if (be->weight > 0)
+					mc_buf_printf(&b, "        server %s:%d weight=%d;\n", be->addr, be->port,
+						      be->weight);
+				else
+					mc_buf_printf(&b, "        server %s:%d down;\n", be->addr, be->port);
+			}
+			mc_buf_puts(&b, "    }\n");
+		}
 		if (s->plaintext) {
 			mc_buf_printf(&b, "    # server %s (plaintext)\n    server {\n        listen %s:%d;\n",
 				      s->name, s->addr, s->port);
@@ -110,13 +227,20 @@ render_conf(const char *dir, const struct mc_tls_server *servers, size_t n)
 		if (s->client_ca != NULL)
 			mc_buf_printf(&b,
 				"        ssl_client_certificate %s;\n"
-				"        ssl_verify_client on;\n"
+				"        ssl_verify_client %s;\n"
 				"        ssl_verify_depth 4;\n",
-				s->client_ca);
+				s->client_ca, s->client_cert_optional ? "optional" : "on");
 location:
-		mc_buf_puts(&b, "        location / {\n            default_type text/plain;\n            return 200 ");
-		put_quoted(&b, s->body != NULL ? s->body : s->name);
-		mc_buf_puts(&b, ";\n        }\n    }\n");
+		if (s->n_routes > 0) {
+			render_routes(&b, i, s);
+		} else if (s->n_backends > 0) {
+			render_backends(&b, i, s);
+		} else {
+			mc_buf_puts(&b, "        location / {\n            default_type text/plain;\n            return 200 ");
+			put_quoted(&b, s->body != NULL ? s->body : s->name);
+			mc_buf_puts(&b, ";\n        }\n");
+		}
+		mc_buf_puts(&b, "    }\n");
 	}
 	mc_buf_puts(&b, "}\n");
 	return mc_buf_steal(&b);

@@ -11,6 +11,30 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/*
+ * A route of a responder server: requests that match (Host, method, path,
+ * whether a verified client certificate was presented) get a fixed answer.
+ * Routes are tried in order; a request no route matches gets 404 with an
+ * empty body, as a mesh gateway answers when it has no route.
+ */
+struct mc_route {
+	const char *host;          /* exact Host (without port), NULL = any */
+	const char *path;          /* path prefix; NULL = "/" */
+	bool exact;                /* path must match exactly */
+	const char *methods;       /* comma-separated, e.g. "GET,HEAD"; NULL = any */
+	int client_cert;           /* -1 any; 1 only with a verified client certificate; 0 only without */
+	int status;                /* 0 = 200 */
+	const char *body;          /* NULL = empty */
+	const char *header;        /* "Name: value" added to the answer, or NULL */
+};
+
+/* A backend of a balancing server (a TLS server gets the proxy's client certificate). */
+struct mc_backend {
+	const char *addr;
+	int port;
+	int weight;                /* 0: never chosen (the server is marked down) */
+};
+
 struct mc_tls_server {
 	const char *name;          /* used in the config comment and errors */
 	const char *addr;          /* e.g. "127.11.1.1" */
@@ -20,6 +44,14 @@ struct mc_tls_server {
 	const char *client_ca;     /* when set, a client certificate is required and verified against it */
 	const char *body;          /* response body for every request; NULL = a default */
 	bool plaintext;            /* plain HTTP, no TLS (cert_chain and key unused) */
+	bool client_cert_optional; /* with client_ca: ask for a client certificate, do not require it */
+	const struct mc_route *routes; /* when set, answer by route (see mc_route) instead of body */
+	size_t n_routes;
+	const struct mc_backend *backends; /* when set, pass every request to one of these, chosen at random */
+	size_t n_backends;
+	bool backends_tls;         /* the backends speak TLS (mutual, with proxy_cert/proxy_key) */
+	const char *proxy_cert;    /* client certificate chain presented to TLS backends */
+	const char *proxy_key;
 };
 
 struct mc_nginx {

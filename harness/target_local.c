@@ -18,6 +18,16 @@
  *                  "plaintext": false } ]
  * A "plaintext" server speaks plain HTTP (a workload without a sidecar, or
  * with mTLS disabled): the negative control of wire checks.
+ *
+ * What a server answers:
+ *   "body":    "Hello version: v1, instance: helloworld-v1-1"  (every request; default: its SPIFFE id)
+ *   "routes":  [ { "host": "httpbin.example.com", "path": "/status/418", "exact": false,
+ *                  "methods": ["GET"], "client_cert": true, "status": 418, "body": "...",
+ *                  "header": "X-More-Info: ..." } ]   (first match answers; no match: 404, empty)
+ *   "backends": [ { "server": "helloworld-v1", "weight": 1 } ]  (a balancer: each request goes to
+ *                  a backend chosen at random by weight, 0 = never; backends are earlier servers)
+ *   "request_client_cert": true  (ask for a client certificate without requiring it, so routes
+ *                  can answer by whether a verified one came)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,12 +70,121 @@ struct local_state {
 	size_t n_servers;
 };
 
+#define MAX_ROUTES 64
+#define MAX_BACKENDS 16
+
+/* Characters allowed in route hosts and paths: they go into nginx's configuration. */
+static bool
+route_text_ok(const char *s)
+{
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/:%@!&=+,") ==
+	       strlen(s);
+}
+
+/* Validates a server's "routes" and "backends" (backends name earlier servers). */
+static int
+validate_answers(const struct mc_suite_def *def, const cJSON *s, const char *where, char *err, size_t errlen)
+{
+	static const char *const route_fields[] = {"host", "path", "exact", "methods", "client_cert", "status",
+						   "body", "header", NULL};
+	static const char *const backend_fields[] = {"server", "weight", NULL};
+	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", NULL};
+	const cJSON *routes = cJSON_GetObjectItemCaseSensitive(s, "routes");
+	const cJSON *backends = cJSON_GetObjectItemCaseSensitive(s, "backends");
+	const cJSON *e, *m, *arr;
+	char w[600];
+	size_t i = 0;
+	int rc, b, plain = -1;
+
+	if (routes != NULL && backends != NULL)
+		return mc_err(err, errlen, EINVAL, "%s: give routes or backends, not both", where);
+	if (routes != NULL && (!cJSON_IsArray(routes) || cJSON_GetArraySize(routes) < 1 ||
+			       cJSON_GetArraySize(routes) > MAX_ROUTES))
+		return mc_err(err, errlen, EINVAL, "%s.routes: expected an array of 1 to %d routes", where, MAX_ROUTES);
+	cJSON_ArrayForEach(e, routes) {
+		const char *host = NULL, *path = NULL, *body = NULL, *header = NULL;
+		long status = 200;
+
+		arr = NULL;
+		snprintf(w, sizeof(w), "%s.routes[%zu]", where, i++);
+		if (!cJSON_IsObject(e))
+			return mc_err(err, errlen, EINVAL, "%s: expected an object", w);
+		if ((rc = mc_fields_known(e, route_fields, w, err, errlen)) < 0 ||
+		    (rc = mc_field_string(e, "host", 0, w, &host, err, errlen)) < 0 ||
+		    (rc = mc_field_string(e, "path", 0, w, &path, err, errlen)) < 0 ||
+		    (rc = mc_field_bool(e, "exact", 0, w, &b, err, errlen)) < 0 ||
+		    (rc = mc_field_strings(e, "methods", 0, w, &arr, err, errlen)) < 0 ||
+		    (rc = mc_field_bool(e, "client_cert", 0, w, &b, err, errlen)) < 0 ||
+		    (rc = mc_field_int(e, "status", 0, w, 200, 599, &status, err, errlen)) < 0 ||
+		    (rc = mc_field_string(e, "body", 0, w, &body, err, errlen)) < 0 ||
+		    (rc = mc_field_string(e, "header", 0, w, &header, err, errlen)) < 0)
+			return rc;
+		if (host != NULL && (*host == '\0' || !route_text_ok(host)))
+			return mc_err(err, errlen, EINVAL, "%s.host: \"%s\" has characters a host cannot have", w, host);
+		if (path != NULL && (*path != '/' || !route_text_ok(path)))
+			return mc_err(err, errlen, EINVAL, "%s.path: \"%s\" must start with / and hold only URL characters",
+				      w, path);
+		if (header != NULL && (strchr(header, ':') == NULL || header[0] == ':' ||
+				       strcspn(header, " \t\r\n") < (size_t)(strchr(header, ':') - header)))
+			return mc_err(err, errlen, EINVAL, "%s.header: expected \"Name: value\", got \"%s\"", w, header);
+		cJSON_ArrayForEach(m, arr) {
+			bool known = false;
+
+			for (size_t k = 0; methods[k] != NULL; k++)
+				known = known || strcmp(methods[k], m->valuestring) == 0;
+			if (!known)
+				return mc_err(err, errlen, EINVAL,
+					      "%s.methods: \"%s\" is not one of GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS",
+					      w, m->valuestring);
+		}
+	}
+	if (backends == NULL)
+		return 0;
+	if (!cJSON_IsArray(backends) || cJSON_GetArraySize(backends) < 1 ||
+	    cJSON_GetArraySize(backends) > MAX_BACKENDS)
+		return mc_err(err, errlen, EINVAL, "%s.backends: expected an array of 1 to %d backends", where,
+			      MAX_BACKENDS);
+	i = 0;
+	cJSON_ArrayForEach(e, backends) {
+		const char *name = NULL;
+		long weight = 1;
+		bool found = false;
+
+		snprintf(w, sizeof(w), "%s.backends[%zu]", where, i++);
+		if (!cJSON_IsObject(e))
+			return mc_err(err, errlen, EINVAL, "%s: expected an object", w);
+		if ((rc = mc_fields_known(e, backend_fields, w, err, errlen)) < 0 ||
+		    (rc = mc_field_string(e, "server", 1, w, &name, err, errlen)) < 0 ||
+		    (rc = mc_field_int(e, "weight", 0, w, 0, 1000, &weight, err, errlen)) < 0)
+			return rc;
+		for (const cJSON *o = def->servers->child; o != NULL && o != s; o = o->next) {
+			const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "name");
+
+			if (!cJSON_IsString(on) || strcmp(on->valuestring, name) != 0)
+				continue;
+			found = true;
+			if (plain < 0)
+				plain = mc_json_bool(o, "plaintext", false);
+			else if (plain != (int)mc_json_bool(o, "plaintext", false))
+				return mc_err(err, errlen, EINVAL,
+					      "%s.server: \"%s\": a balancer's backends must all be TLS or all plaintext",
+					      w, name);
+			break;
+		}
+		if (!found)
+			return mc_err(err, errlen, EINVAL, "%s.server: \"%s\" is not a server defined before this one", w,
+				      name);
+	}
+	return 0;
+}
+
 static int
 local_validate(const struct mc_suite_def *def, char *err, size_t errlen)
 {
 	static const char *const mesh_fields[] = {"trust_domain", "clusters", "key", NULL};
 	static const char *const server_fields[] = {"name", "cluster", "namespace", "service_account",
-						    "service", "require_client_cert", "foreign_root", "plaintext", NULL};
+						    "service", "require_client_cert", "foreign_root", "plaintext",
+						    "body", "routes", "backends", "request_client_cert", NULL};
 	char where[512];
 	const cJSON *clusters = NULL, *s, *e;
 	const char *v = NULL;
@@ -117,7 +236,10 @@ local_validate(const struct mc_suite_def *def, char *err, size_t errlen)
 		    (rc = mc_field_string(s, "service", 0, where, &svc, err, errlen)) < 0 ||
 		    (rc = mc_field_bool(s, "require_client_cert", 0, where, &b, err, errlen)) < 0 ||
 		    (rc = mc_field_bool(s, "foreign_root", 0, where, &b, err, errlen)) < 0 ||
-		    (rc = mc_field_bool(s, "plaintext", 0, where, &b, err, errlen)) < 0)
+		    (rc = mc_field_bool(s, "plaintext", 0, where, &b, err, errlen)) < 0 ||
+		    (rc = mc_field_bool(s, "request_client_cert", 0, where, &b, err, errlen)) < 0 ||
+		    (rc = mc_field_string(s, "body", 0, where, &v, err, errlen)) < 0 ||
+		    (rc = validate_answers(def, s, where, err, errlen)) < 0)
 			return rc;
 		if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(name))
 			return mc_err(err, errlen, EINVAL, "%s.name: \"%s\" is not a valid server name (a-z, 0-9, -, _, .)",
@@ -203,6 +325,81 @@ foreign_ca(struct mc_target *t, const struct mc_ca_options *mesh_opts, char **ca
 out:
 	free(dir);
 	return rc;
+}
+
+static void
+free_answers(struct mc_tls_server *srv)
+{
+	for (size_t i = 0; i < srv->n_routes; i++)
+		free((char *)srv->routes[i].methods);
+	free((void *)srv->routes);
+	free((void *)srv->backends);
+	srv->routes = NULL;
+	srv->backends = NULL;
+	srv->n_routes = 0;
+	srv->n_backends = 0;
+}
+
+/* Fills srv's routes or backends from the server's definition s (validated). */
+static int
+server_answers(struct local_state *st, const cJSON *s, struct mc_tls_server *srv, char *err, size_t errlen)
+{
+	const cJSON *routes = cJSON_GetObjectItemCaseSensitive(s, "routes");
+	const cJSON *backends = cJSON_GetObjectItemCaseSensitive(s, "backends");
+	const cJSON *e;
+
+	if (routes != NULL) {
+		struct mc_route *r = mc_xcalloc((size_t)cJSON_GetArraySize(routes), sizeof(*r));
+
+		srv->routes = r;
+		cJSON_ArrayForEach(e, routes) {
+			const cJSON *cc = cJSON_GetObjectItemCaseSensitive(e, "client_cert");
+			const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "methods");
+
+			r->host = mc_json_str(e, "host", NULL);
+			r->path = mc_json_str(e, "path", "/");
+			r->exact = mc_json_bool(e, "exact", false);
+			r->client_cert = cJSON_IsBool(cc) ? cJSON_IsTrue(cc) : -1;
+			r->status = (int)mc_json_int(e, "status", 200);
+			r->body = mc_json_str(e, "body", NULL);
+			r->header = mc_json_str(e, "header", NULL);
+			if (cJSON_IsArray(m) && cJSON_GetArraySize(m) > 0) {
+				/* Freed with the route table once nginx has started. */
+				struct mc_buf b;
+				const cJSON *x;
+
+				mc_buf_init(&b, 4096);
+				cJSON_ArrayForEach(x, m) mc_buf_printf(&b, "%s%s", b.len > 0 ? "," : "", x->valuestring);
+				r->methods = mc_buf_steal(&b);
+			}
+			srv->n_routes++;
+			r++;
+		}
+	}
+	if (backends != NULL) {
+		struct mc_backend *b = mc_xcalloc((size_t)cJSON_GetArraySize(backends), sizeof(*b));
+
+		srv->backends = b;
+		cJSON_ArrayForEach(e, backends) {
+			const char *name = mc_json_str(e, "server", "");
+			const struct local_server *be = NULL;
+
+			for (size_t k = 0; k < st->n_servers; k++)
+				if (strcmp(st->servers[k].name, name) == 0 && st->servers[k].nginx != NULL)
+					be = &st->servers[k];
+			if (be == NULL)
+				return mc_err(err, errlen, EINVAL, "server %s: backend %s is not running", srv->name, name);
+			b->addr = be->addr;
+			b->port = be->port;
+			b->weight = (int)mc_json_int(e, "weight", 1);
+			srv->backends_tls = !be->plaintext;
+			srv->n_backends++;
+			b++;
+		}
+		srv->proxy_cert = st->client_cert;
+		srv->proxy_key = st->client_key;
+	}
+	return 0;
 }
 
 static int
@@ -318,11 +515,21 @@ local_up(struct mc_target *t, const struct mc_suite_def *def, char *err, size_t 
 			srv.port = ls->port;
 			srv.cert_chain = ls->chain;
 			srv.key = ls->key;
-			srv.client_ca = mc_json_bool(s, "require_client_cert", false) ? st->root : NULL;
-			srv.body = ls->spiffe;
+			srv.client_ca = mc_json_bool(s, "require_client_cert", false) ||
+						mc_json_bool(s, "request_client_cert", false)
+					? st->root
+					: NULL;
+			srv.client_cert_optional = !mc_json_bool(s, "require_client_cert", false);
+			srv.body = mc_json_str(s, "body", ls->spiffe);
 			srv.plaintext = ls->plaintext;
+			if ((rc = server_answers(st, s, &srv, err, errlen)) < 0) {
+				free(ngdir);
+				free_answers(&srv);
+				break;
+			}
 			rc = mc_nginx_start(ngdir, &srv, 1, 5000, &ls->nginx, err, errlen);
 			free(ngdir);
+			free_answers(&srv);
 			if (rc == 0 || strstr(err, "in use") == NULL)
 				break;
 		}

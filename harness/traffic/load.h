@@ -1,0 +1,114 @@
+/*
+ * The load generator: many copies of one request (a mc_probe_spec) over
+ * libcurl's multi interface, in a closed loop (C connections, each sending
+ * its next request as soon as the previous one finished) or an open loop (a
+ * constant rate, latency measured from each request's intended send time so
+ * that a slow server cannot hide its stalls: no coordinated omission).
+ *
+ * Results: a latency histogram (microseconds), counts per HTTP status and
+ * per transport error class, late and unsent requests of the open loop, and
+ * optionally which responder answered (a regex over the body or a header).
+ *
+ * Errors follow util.h: 0 or a negative errno, message in err. Transport
+ * failures of single requests are results, never errors of the run.
+ */
+#ifndef MC_LOAD_H
+#define MC_LOAD_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "hist.h"
+#include "probe.h"
+
+#define MC_LOAD_MAX_CODE 600        /* codes[] covers 0..599; others count in codes_other */
+#define MC_LOAD_MAX_RESPONDERS 64   /* distinct extracted values kept; the rest count as other */
+#define MC_LOAD_MAX_VALUE 128       /* bytes of an extracted value kept */
+
+/* Counts so far, for a progress display. */
+struct mc_load_progress {
+	double elapsed;             /* seconds since the start, warm-up included */
+	bool warming_up;
+	int64_t requests;           /* recorded requests finished (responses and errors) */
+	int64_t errors;             /* of which transport errors */
+	int64_t non_2xx;            /* of which responses outside 200..299 */
+	double rate;                /* recorded requests per second so far */
+};
+
+struct mc_load_options {
+	struct mc_probe_spec req;   /* the request (req.fresh: a new connection per request) */
+	int connections;            /* C: concurrent requests, one connection each; default 10 */
+	int threads;                /* worker threads, each with its own multi handle; default 1 */
+	double rate;                /* requests per second; 0: closed loop */
+	double duration;            /* seconds recorded after the warm-up; 0: by count, or 10 s */
+	int64_t count;              /* stop after this many recorded requests; 0: by duration */
+	double warmup;              /* seconds whose requests are sent but not recorded */
+	double late_slack;          /* open loop: later than this after the intended time is late; 0: 1 ms */
+	const char *extract;        /* POSIX extended regex; group 1 (or the whole match) names the responder */
+	const char *extract_header; /* apply it to this response header instead of the body */
+	size_t extract_max_body;    /* body bytes searched; 0: 64 KiB */
+	int64_t hist_highest_us;    /* 0: 60 s */
+	/* Called about once a second from the thread that called mc_load_run. */
+	void (*progress)(const struct mc_load_progress *p, void *arg);
+	void *progress_arg;
+	/* When it becomes non-zero the run stops: in-flight requests are abandoned, not recorded. */
+	volatile sig_atomic_t *stop;
+};
+
+struct mc_load_responder {
+	char *value;                /* owned */
+	int64_t count;
+};
+
+struct mc_load_result {
+	bool open_loop;
+	double rate_target;         /* 0 in a closed loop */
+	int connections;
+	int threads;
+	double duration;            /* seconds of the recorded phase (to the last recorded completion) */
+	double rate_achieved;       /* requests / duration */
+	int64_t requests;           /* recorded requests finished: responses + errors */
+	int64_t responses;
+	int64_t errors;
+	int64_t warmup_requests;    /* finished during the warm-up, not recorded */
+	int64_t late;               /* open loop: started more than late_slack after the intended time */
+	int64_t unsent;             /* open loop: due before the end but never started (all slots busy) */
+	int64_t abandoned;          /* in flight when a stop request ended the run */
+	int64_t bytes;              /* response body bytes of recorded requests */
+	bool stopped;               /* ended by the stop flag */
+	char warning[256];          /* how the run differs from what was asked, or "" */
+	int64_t codes[MC_LOAD_MAX_CODE];
+	int64_t codes_other;
+	int64_t xfer_errors[MC_XFER_COUNT]; /* index MC_XFER_OK unused */
+	char first_error[256];      /* curl's message for the first transport error seen */
+	struct mc_load_responder *responders; /* by decreasing count */
+	size_t n_responders;
+	int64_t responders_other;   /* values beyond MC_LOAD_MAX_RESPONDERS */
+	int64_t responders_unmatched; /* responses where the regex did not match */
+	struct mc_hist *hist;       /* owned: latency in microseconds of recorded requests */
+};
+
+/*
+ * Runs the load and fills *res (cleared first; free with
+ * mc_load_result_clear, also after a failure). Returns 0 when the run took
+ * place, even if every request failed; -EINVAL (bad options or spec, bad
+ * regex), -ENOENT (an unreadable TLS file) or -ENOMEM before any traffic.
+ */
+int mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *err, size_t errlen);
+void mc_load_result_clear(struct mc_load_result *res);
+
+/*
+ * JSON form: {"mode": "closed"|"open", "connections", "threads",
+ * "requests", "responses", "errors", "duration_s", "rate_achieved",
+ * "rate_target", "late", "unsent", "abandoned", "warmup_requests", "bytes",
+ * "stopped", "warning" (string or null), "codes": {"200": n, ...}, "transport_errors": {"refused": n,
+ * ...}, "first_error", "responders": {"v1": n, ...}, "responders_other",
+ * "responders_unmatched", "latency_us": histogram (see hist.h)}.
+ */
+cJSON *mc_load_result_json(const struct mc_load_result *res);
+
+#endif
