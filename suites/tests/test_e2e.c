@@ -537,6 +537,264 @@ START_TEST(wire_check_flags_plaintext)
 }
 END_TEST
 
+/* The traffic suite passes: probes, the policy matrix, the 50/50 split, the load; both negative controls caught. */
+START_TEST(traffic_suite_passes)
+{
+	struct ws w;
+	char *suite = mc_xasprintf("%s/suites/traffic.json", MC_SOURCE_ROOT);
+	char *out = NULL, *ev;
+	const char *reason = NULL;
+	cJSON *j, *sj, *c;
+	int rc, measured = 0;
+
+	ws_init(&w);
+	{
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
+	}
+	ck_assert_msg(rc == 0, "exit %d, output:\n%s", rc, out);
+	j = read_json(w.json);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "passed")->valueint, 8);
+	ck_assert_str_eq(case_status(j, "negative control: helloworld pinned to v1 is not a 50/50 split", &reason),
+			 "pass");
+	ck_assert_msg(reason != NULL && strstr(reason, "negative control failed as it must") != NULL &&
+			      strstr(reason, "p = ") != NULL,
+		      "%s", reason);
+	ck_assert_str_eq(case_status(j, "negative control: a policy row expecting the wrong code", &reason), "pass");
+	ck_assert_msg(reason != NULL && strstr(reason, "no route claimed open: expected 200, saw 404") != NULL, "%s",
+		      reason);
+	/* The split case reports its p-value and shares; the load case its percentiles. */
+	cJSON_ArrayForEach(sj, cJSON_GetObjectItem(j, "suites"))
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(sj, "cases")) {
+			cJSON *m;
+
+			cJSON_ArrayForEach(m, cJSON_GetObjectItem(c, "measurements")) {
+				const char *n = cJSON_GetObjectItem(m, "name")->valuestring;
+
+				measured += strcmp(n, "p_value") == 0 || strcmp(n, "share v1") == 0 || strcmp(n, "p99") == 0;
+			}
+		}
+	ck_assert_msg(measured >= 5, "measurements missing (%d found)", measured);
+	ev = mc_xasprintf("%s/evidence/traffic/httpbin-authorization-policy-matrix/matrix.json", w.out_dir);
+	ck_assert_msg(access(ev, R_OK) == 0, "no matrix evidence at %s", ev);
+	free(ev);
+	ev = mc_xasprintf("%s/evidence/traffic/helloworld-holds-200-req-s-for-2-s-without-errors/load.json", w.out_dir);
+	{
+		cJSON *lj = read_json(ev);
+
+		ck_assert_msg(cJSON_GetObjectItem(cJSON_GetObjectItem(lj, "latency_us"), "buckets") != NULL,
+			      "no histogram in the load evidence");
+		cJSON_Delete(lj);
+	}
+	ck_assert_int_eq(count_entries(w.runs), 0);
+	cJSON_Delete(j);
+	free(ev);
+	free(out);
+	ws_free(&w);
+	free(suite);
+}
+END_TEST
+
+static const char *const traffic_servers =
+	"\"mesh\": {\"key\": \"ec256\"},\n"
+	" \"servers\": [\n"
+	"  {\"name\": \"v1\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"hw\", \"body\": \"Hello version: v1\"},\n"
+	"  {\"name\": \"v2\", \"cluster\": \"c2\", \"namespace\": \"s\", \"service_account\": \"hw\", \"body\": \"Hello version: v2\"},\n"
+	"  {\"name\": \"even\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"hw\",\n"
+	"   \"backends\": [{\"server\": \"v1\", \"weight\": 1}, {\"server\": \"v2\", \"weight\": 1}]},\n"
+	"  {\"name\": \"seventy\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"hw\",\n"
+	"   \"backends\": [{\"server\": \"v1\", \"weight\": 7}, {\"server\": \"v2\", \"weight\": 3}]},\n"
+	"  {\"name\": \"pinned\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"hw\",\n"
+	"   \"backends\": [{\"server\": \"v1\", \"weight\": 1}, {\"server\": \"v2\", \"weight\": 0}]},\n"
+	"  {\"name\": \"gw\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"gw\",\n"
+	"   \"routes\": [{\"path\": \"/deny\", \"status\": 403, \"body\": \"RBAC: access denied\"}, {\"path\": \"/ok\"}]}\n"
+	" ],\n";
+
+/*
+ * The distribution check gives the right verdict every time at the sample
+ * size it computes: 50/50 and 70/30 backends pass against their own shares,
+ * 70/30 and 100/0 fail against 50/50. Five rounds of all four.
+ */
+START_TEST(distribution_verdicts_hold_every_round)
+{
+	static const char *const cases =
+		" \"cases\": [\n"
+		"  {\"name\": \"50/50 is 50/50\", \"check\": \"distribution\", \"input\": {\"server\": \"even\", \"extract\": \"version: (v[0-9])\"},\n"
+		"   \"expect\": {\"shares\": {\"v1\": 0.5, \"v2\": 0.5}}},\n"
+		"  {\"name\": \"70/30 is 70/30\", \"check\": \"distribution\", \"input\": {\"server\": \"seventy\", \"extract\": \"version: (v[0-9])\"},\n"
+		"   \"expect\": {\"shares\": {\"v1\": 0.7, \"v2\": 0.3}}},\n"
+		"  {\"name\": \"70/30 is not 50/50\", \"check\": \"distribution\", \"input\": {\"server\": \"seventy\", \"extract\": \"version: (v[0-9])\"},\n"
+		"   \"expect\": {\"shares\": {\"v1\": 0.5, \"v2\": 0.5}}},\n"
+		"  {\"name\": \"100/0 is not 50/50\", \"check\": \"distribution\", \"input\": {\"server\": \"pinned\", \"extract\": \"version: (v[0-9])\"},\n"
+		"   \"expect\": {\"shares\": {\"v1\": 0.5, \"v2\": 0.5}}}\n"
+		" ]}\n";
+	struct ws w;
+	char *text = mc_xasprintf("{\"name\": \"split\", %s%s", traffic_servers, cases), *suite;
+
+	ws_init(&w);
+	suite = t_write(w.tmp, "split.json", text);
+	for (int round = 0; round < 5; round++) {
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, "-q", NULL};
+		char *out = NULL;
+		cJSON *j;
+		int rc = mc_run(w.runs, args, &out);
+
+		ck_assert_msg(rc == 1, "round %d: exit %d, output:\n%s", round, rc, out);
+		j = read_json(w.json);
+		ck_assert_msg(strcmp(case_status(j, "50/50 is 50/50", NULL), "pass") == 0, "round %d: 50/50 failed", round);
+		ck_assert_msg(strcmp(case_status(j, "70/30 is 70/30", NULL), "pass") == 0, "round %d: 70/30 failed", round);
+		ck_assert_msg(strcmp(case_status(j, "70/30 is not 50/50", NULL), "fail") == 0, "round %d: 70/30 passed as 50/50",
+			      round);
+		ck_assert_msg(strcmp(case_status(j, "100/0 is not 50/50", NULL), "fail") == 0, "round %d: 100/0 passed", round);
+		cJSON_Delete(j);
+		free(out);
+	}
+	ws_free(&w);
+	free(suite);
+	free(text);
+}
+END_TEST
+
+/* Each HTTP check kind fails when its expectation does not hold, and says why. */
+START_TEST(traffic_checks_fail_when_they_must)
+{
+	static const char *const cases =
+		" \"cases\": [\n"
+		"  {\"name\": \"wrong status\", \"check\": \"reach\", \"input\": {\"server\": \"gw\", \"path\": \"/deny\"},\n"
+		"   \"expect\": {\"status\": 200}},\n"
+		"  {\"name\": \"wrong body\", \"check\": \"reach\", \"input\": {\"server\": \"gw\", \"path\": \"/deny\"},\n"
+		"   \"expect\": {\"status\": 403, \"body\": \"^allowed\"}},\n"
+		"  {\"name\": \"refused is not 200\", \"check\": \"reach\", \"input\": {\"server\": \"v1\", \"http\": \"h2c\"},\n"
+		"   \"expect\": {\"status\": \"refused\"}},\n"
+		"  {\"name\": \"matrix row wrong\", \"check\": \"policy\", \"input\": {\"defaults\": {\"server\": \"gw\"}, \"rows\": [\n"
+		"    {\"name\": \"deny\", \"path\": \"/deny\", \"expect\": 403}, {\"name\": \"open\", \"path\": \"/ok\", \"expect\": 404}]}},\n"
+		"  {\"name\": \"impossible latency\", \"check\": \"load\", \"input\": {\"server\": \"v1\", \"requests\": 50, \"connections\": 2},\n"
+		"   \"expect\": {\"p50_ms\": 0.0001}},\n"
+		"  {\"name\": \"errors counted\", \"check\": \"load\", \"input\": {\"server\": \"gw\", \"path\": \"/deny\", \"requests\": 20},\n"
+		"   \"expect\": {\"max_error_rate\": 0}},\n"
+		"  {\"name\": \"control that passes\", \"check\": \"reach\", \"expect_failure\": true, \"input\": {\"server\": \"gw\", \"path\": \"/ok\"},\n"
+		"   \"expect\": {\"status\": 200}}\n"
+		" ]}\n";
+	static const struct {
+		const char *name;
+		const char *reason;
+	} want[] = {
+		{"wrong status", "status 403, expected 200"},
+		{"wrong body", "body does not match"},
+		{"refused is not 200", "expected refused"},
+		{"matrix row wrong", "open: expected 404, saw 200"},
+		{"impossible latency", "p50 latency"},
+		{"errors counted", "error rate 100.000%"},
+		{"control that passes", "negative control passed"},
+	};
+	struct ws w;
+	char *text = mc_xasprintf("{\"name\": \"fails\", %s%s", traffic_servers, cases), *suite, *out = NULL;
+	cJSON *j;
+	int rc;
+
+	ws_init(&w);
+	suite = t_write(w.tmp, "fails.json", text);
+	{
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
+	}
+	ck_assert_msg(rc == 1, "exit %d, output:\n%s", rc, out);
+	j = read_json(w.json);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *reason = NULL;
+
+		ck_assert_msg(strcmp(case_status(j, want[i].name, &reason), "fail") == 0, "%s did not fail: %s",
+			      want[i].name, reason != NULL ? reason : "(no reason)");
+		ck_assert_msg(reason != NULL && strstr(reason, want[i].reason) != NULL, "%s: reason \"%s\" lacks \"%s\"",
+			      want[i].name, reason, want[i].reason);
+	}
+	cJSON_Delete(j);
+	free(out);
+	ws_free(&w);
+	free(suite);
+	free(text);
+}
+END_TEST
+
+/* Malformed traffic cases and servers are refused before anything starts, naming file and field. */
+START_TEST(malformed_traffic_suites_exit_2)
+{
+	static const struct {
+		const char *cases;
+		const char *message;
+	} bad[] = {
+		{"[{\"name\": \"a\", \"check\": \"policy\", \"input\": {\"defaults\": {\"server\": \"gw\"}, \"rows\": [{\"path\": \"/\"}]}}]",
+		 "input.rows[0].expect: required"},
+		{"[{\"name\": \"a\", \"check\": \"policy\", \"input\": {\"rows\": [{\"server\": \"gw\", \"expect\": 999}]}}]",
+		 "input.rows[0].expect: expected a status code"},
+		{"[{\"name\": \"a\", \"check\": \"distribution\", \"input\": {\"server\": \"even\", \"extract\": \"(v\"},"
+		 " \"expect\": {\"shares\": {\"v1\": 1}}}]",
+		 "input.extract: bad regular expression"},
+		{"[{\"name\": \"a\", \"check\": \"distribution\", \"input\": {\"server\": \"even\", \"extract\": \"(v)\"},"
+		 " \"expect\": {\"shares\": {\"v1\": 0.5, \"v2\": 0.6}}}]",
+		 "the shares add up to 1.1"},
+		{"[{\"name\": \"a\", \"check\": \"reach\", \"input\": {\"server\": \"gw\", \"http\": \"3\"}, \"expect\": {\"status\": 200}}]",
+		 "input.http: expected \"1.1\", \"2\" or \"h2c\""},
+		{"[{\"name\": \"a\", \"check\": \"load\", \"input\": {\"server\": \"gw\", \"rate\": -5}, \"expect\": {\"p99_ms\": 5}}]",
+		 "input.rate: expected an integer from 0"},
+		{"[{\"name\": \"a\", \"check\": \"reach\", \"input\": {\"server\": \"gw\"}, \"expect\": {\"body\": \"x\"}}]",
+		 "expect.status: required"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ws w;
+		char *text = mc_xasprintf("{\"name\": \"bad\", %s \"cases\": %s}\n", traffic_servers, bad[i].cases);
+		char *suite, *out = NULL;
+		int rc;
+
+		ws_init(&w);
+		suite = t_write(w.tmp, "bad-traffic.json", text);
+		char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+		rc = mc_run(w.runs, args, &out);
+		ck_assert_msg(rc == 2, "case %zu: exit %d, output:\n%s", i, rc, out);
+		ck_assert_msg(strstr(out, bad[i].message) != NULL && strstr(out, "bad-traffic.json") != NULL,
+			      "case %zu: message missing \"%s\" in:\n%s", i, bad[i].message, out);
+		ck_assert_int_eq(count_entries(w.runs), 0);
+		free(out);
+		ws_free(&w);
+		free(suite);
+		free(text);
+	}
+	/* Server definitions: a backend defined after its balancer, a route path that is not a path. */
+	{
+		static const char *const srv[] = {
+			"{\"name\": \"b\", \"servers\": [{\"name\": \"lb\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"x\","
+			" \"backends\": [{\"server\": \"late\"}]}, {\"name\": \"late\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"y\"}],"
+			" \"cases\": [{\"name\": \"a\", \"check\": \"reach\", \"input\": {\"server\": \"lb\"}, \"expect\": {\"status\": 200}}]}",
+			"{\"name\": \"b\", \"servers\": [{\"name\": \"gw\", \"cluster\": \"c1\", \"namespace\": \"s\", \"service_account\": \"x\","
+			" \"routes\": [{\"path\": \"no-slash\"}]}],"
+			" \"cases\": [{\"name\": \"a\", \"check\": \"reach\", \"input\": {\"server\": \"gw\"}, \"expect\": {\"status\": 200}}]}",
+		};
+		static const char *const msg[] = {"servers[0].backends[0].server: \"late\" is not a server defined before",
+						  "servers[0].routes[0].path: \"no-slash\" must start with /"};
+
+		for (size_t i = 0; i < 2; i++) {
+			struct ws w;
+			char *suite, *out = NULL;
+			int rc;
+
+			ws_init(&w);
+			suite = t_write(w.tmp, "bad-server.json", srv[i]);
+			char *args[] = {"run", "--suite", suite, "--out", w.out_dir, NULL};
+
+			rc = mc_run(w.runs, args, &out);
+			ck_assert_msg(rc == 2 && strstr(out, msg[i]) != NULL, "server case %zu: exit %d:\n%s", i, rc, out);
+			free(out);
+			ws_free(&w);
+			free(suite);
+		}
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -562,6 +820,10 @@ main(void)
 	tcase_add_test(tc, certs_verify_connect_to_nginx_without_client_cert);
 	tcase_add_test(tc, wire_suite_passes);
 	tcase_add_test(tc, wire_check_flags_plaintext);
+	tcase_add_test(tc, traffic_suite_passes);
+	tcase_add_test(tc, distribution_verdicts_hold_every_round);
+	tcase_add_test(tc, traffic_checks_fail_when_they_must);
+	tcase_add_test(tc, malformed_traffic_suites_exit_2);
 	suite_add_tcase(s, tc);
 	return t_main(s);
 }
