@@ -23,8 +23,26 @@ mc_http_validate(const cJSON *obj, bool server_optional, const char *where, char
 	long l;
 	int b, rc;
 
-	if ((rc = mc_field_string(obj, "server", server_optional ? 0 : 1, where, &s, err, errlen)) < 0)
+	if ((rc = mc_field_string(obj, "server", 0, where, &s, err, errlen)) < 0)
 		return rc;
+	{
+		const char *from = NULL, *url = NULL;
+
+		if ((rc = mc_field_string(obj, "from", 0, where, &from, err, errlen)) < 0 ||
+		    (rc = mc_field_string(obj, "url", 0, where, &url, err, errlen)) < 0)
+			return rc;
+		if (from != NULL && s != NULL)
+			return mc_err(err, errlen, EINVAL, "%s: give server or from, not both", where);
+		if (from == NULL && s == NULL && !server_optional)
+			return mc_err(err, errlen, EINVAL, "%s: missing required field \"server\" (or \"from\")", where);
+		if (from != NULL && url == NULL && !server_optional)
+			return mc_err(err, errlen, EINVAL, "%s: \"from\" needs \"url\" (the service as the app calls it)",
+				      where);
+		if (url != NULL && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+			return mc_err(err, errlen, EINVAL, "%s.url: \"%s\" is not an http:// or https:// URL", where, url);
+		if (url != NULL && strpbrk(url, " \t\r\n") != NULL)
+			return mc_err(err, errlen, EINVAL, "%s.url: \"%s\" holds spaces", where, url);
+	}
 	s = NULL;
 	if ((rc = mc_field_string(obj, "path", 0, where, &s, err, errlen)) < 0)
 		return rc;
@@ -88,6 +106,9 @@ mc_http_req_build(struct mc_target *t, const cJSON *obj, const cJSON *defaults, 
 		  char *err, size_t errlen)
 {
 	const char *server = str_field(obj, defaults, "server", NULL);
+	const char *from = str_field(obj, defaults, "from", NULL);
+	const char *url = str_field(obj, defaults, "url", NULL);
+	char outbound[300];
 	const char *path = str_field(obj, defaults, "path", "/");
 	const char *http = str_field(obj, defaults, "http", NULL);
 	const cJSON *hdrs = field(obj, defaults, "headers"), *e, *cc, *to;
@@ -97,6 +118,10 @@ mc_http_req_build(struct mc_target *t, const cJSON *obj, const cJSON *defaults, 
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	if (from != NULL && cJSON_GetObjectItemCaseSensitive(obj, "server") == NULL) {
+		snprintf(outbound, sizeof(outbound), "%s:outbound", from);
+		server = outbound;
+	}
 	if (server == NULL)
 		return mc_err(err, errlen, EINVAL, "no server named for the request");
 	if ((rc = t->ops->endpoint(t, server, &r->ep, err, errlen)) < 0)
@@ -109,10 +134,24 @@ mc_http_req_build(struct mc_target *t, const cJSON *obj, const cJSON *defaults, 
 		 v6 ? "]" : "");
 	snprintf(r->target, sizeof(r->target), "%s (%s://%s:%d%s)", server, r->ep.plaintext ? "http" : "https",
 		 r->ep.host, r->ep.port, path);
+	if (url != NULL) {
+		/* The URL as given; every connection goes to the endpoint (curl --connect-to). */
+		snprintf(r->url, sizeof(r->url), "%s", url);
+		snprintf(r->resolve, sizeof(r->resolve), "::%s%s%s:%d", v6 ? "[" : "", r->ep.host, v6 ? "]" : "",
+			 r->ep.port);
+		if (from != NULL)
+			snprintf(r->target, sizeof(r->target), "%s -> %s", from, url);
+		else
+			snprintf(r->target, sizeof(r->target), "%s via %s (%s:%d)", url, server, r->ep.host, r->ep.port);
+	}
 	r->resolve_list[0] = r->resolve;
 	r->spec.url = r->url;
-	r->spec.resolve = r->resolve_list;
-	r->spec.n_resolve = 1;
+	if (url != NULL) {
+		r->spec.connect_to = r->resolve;
+	} else {
+		r->spec.resolve = r->resolve_list;
+		r->spec.n_resolve = 1;
+	}
 	r->spec.method = str_field(obj, defaults, "method", NULL);
 	r->spec.host = str_field(obj, defaults, "host", NULL);
 	r->spec.body = str_field(obj, defaults, "body", NULL);
@@ -123,7 +162,7 @@ mc_http_req_build(struct mc_target *t, const cJSON *obj, const cJSON *defaults, 
 	r->spec.headers = r->headers;
 	if (http != NULL)
 		(void)mc_http_version_parse(http, &r->spec.version);
-	if (!r->ep.plaintext) {
+	if (strncmp(r->url, "https://", 8) == 0) {
 		r->spec.cacert = r->ep.root;
 		r->spec.any_name = true;
 		r->spec.insecure = r->ep.root == NULL;

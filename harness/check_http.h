@@ -6,6 +6,11 @@
  *   { "server": "NAME", "path": "/hello", "method": "GET", "host": "x.example.com",
  *     "headers": ["X-A: b"], "body": "...", "http": "1.1" | "2" | "h2c",
  *     "client_cert": true, "timeout": "5s" }
+ *   or, from inside the mesh, as an app in a workload calls a service:
+ *   { "from": "sleep@c1", "url": "http://helloworld.sample:5000/hello" }
+ *   (the request goes to the workload's sidecar, outbound; "url" with
+ *   "server" sends that URL to the server, e.g. a Host such as
+ *   "http://10.0.0.1.nip.io/" to a gateway)
  *
  * The URL's host is the server's mesh name (its SNI) resolved to its
  * address, so no DNS is involved; "host" overrides the Host header only.
@@ -25,7 +30,8 @@
 #include "target.h"
 
 /* The request fields, for a kind's list of known fields. */
-#define MC_HTTP_REQUEST_FIELDS "server", "path", "method", "host", "headers", "body", "http", "client_cert", "timeout"
+#define MC_HTTP_REQUEST_FIELDS \
+	"server", "from", "url", "path", "method", "host", "headers", "body", "http", "client_cert", "timeout"
 
 /* Validates the request fields of obj (server required unless server_optional). */
 int mc_http_validate(const cJSON *obj, bool server_optional, const char *where, char *err, size_t errlen);

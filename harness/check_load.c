@@ -4,7 +4,8 @@
  * error rate, latency percentiles and a rate achieved.
  *
  *   "input":  request fields (see check_http.h), "connections": 4, "rate": 200,
- *             "duration": "3s", "requests": N, "warmup": "1s", "fresh": false
+ *             "duration": "3s", "requests": N, "warmup": "1s", "fresh": false,
+ *             "extract": "Hello version: (v[0-9]+)" (responders, reported)
  *   "expect": { "max_error_rate": 0.0, "p50_ms": 5, "p90_ms": 10, "p99_ms": 20,
  *               "max_ms": 100, "min_rate": 190 }
  *
@@ -14,6 +15,7 @@
  * histogram, as JSON.
  */
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 #include "util.h"
 
 static const char *const input_fields[] = {MC_HTTP_REQUEST_FIELDS, "connections", "rate", "duration", "requests",
-					   "warmup", "fresh", NULL};
+					   "warmup", "fresh", "extract", NULL};
 static const char *const expect_fields[] = {"max_error_rate", "p50_ms", "p90_ms", "p99_ms", "max_ms", "min_rate",
 					    NULL};
 
@@ -46,6 +48,17 @@ load_validate(const cJSON *in, const cJSON *ex, const char *where, char *err, si
 	    (rc = mc_field_duration(in, "warmup", 0, w, &l, err, errlen)) < 0 ||
 	    (rc = mc_field_bool(in, "fresh", 0, w, &b, err, errlen)) < 0)
 		return rc;
+	{
+		const char *re = NULL;
+		regex_t r;
+
+		if ((rc = mc_field_string(in, "extract", 0, w, &re, err, errlen)) < 0)
+			return rc;
+		if (re != NULL && regcomp(&r, re, REG_EXTENDED) != 0)
+			return mc_err(err, errlen, EINVAL, "%s.extract: bad regular expression \"%s\"", w, re);
+		if (re != NULL)
+			regfree(&r);
+	}
 	l = 0;
 	(void)mc_field_duration(in, "duration", 0, w, &l, NULL, 0);
 	if (l > 3600)
@@ -105,6 +118,7 @@ load_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	o.count = mc_json_int(in, "requests", 0);
 	o.duration = (double)seconds(in, "duration", o.count > 0 ? 300 : 3);
 	o.warmup = (double)seconds(in, "warmup", 0);
+	o.extract = mc_json_str(in, "extract", NULL);
 	if (o.rate > 0)
 		mc_buf_printf(&expected, "%.0f req/s (open loop, %d connections at most)", o.rate, o.connections);
 	else
@@ -128,6 +142,17 @@ load_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 		      (double)mc_hist_percentile(res.hist, 50) / 1000, (double)mc_hist_percentile(res.hist, 90) / 1000,
 		      (double)mc_hist_percentile(res.hist, 99) / 1000, (double)mc_hist_percentile(res.hist, 99.9) / 1000,
 		      (double)mc_hist_max(res.hist) / 1000);
+	for (size_t i = 0; i < res.n_responders; i++) {
+		char *mname = mc_xasprintf("responder %s", res.responders[i].value);
+
+		mc_buf_printf(&seen, "%s  %s: %lld (%.1f%%)", i == 0 ? "responders:" : "", res.responders[i].value,
+			      (long long)res.responders[i].count,
+			      res.requests > 0 ? 100.0 * (double)res.responders[i].count / (double)res.requests : 0.0);
+		mc_case_add_measure(c, mname, (double)res.responders[i].count, NULL);
+		free(mname);
+	}
+	if (res.n_responders > 0)
+		mc_buf_puts(&seen, "\n");
 	if (res.requests == 0)
 		mc_buf_puts(&why, "no request finished");
 	if ((v = cJSON_GetObjectItemCaseSensitive(ex, "max_error_rate")) != NULL) {

@@ -50,7 +50,8 @@ policy_validate(const cJSON *in, const cJSON *ex, const char *where, char *err, 
 		    (rc = mc_http_validate(defaults, true, w, err, errlen)) < 0)
 			return rc;
 	}
-	default_server = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(defaults, "server"));
+	default_server = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(defaults, "server")) ||
+			 cJSON_IsString(cJSON_GetObjectItemCaseSensitive(defaults, "from"));
 	if (!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) < 1 || cJSON_GetArraySize(rows) > MAX_ROWS)
 		return mc_err(err, errlen, EINVAL, "%s.input.rows: expected an array of 1 to %d rows", where, MAX_ROWS);
 	cJSON_ArrayForEach(r, rows) {
@@ -88,9 +89,9 @@ body_matches(const char *pattern, const struct mc_probe_result *res)
 
 	if (pattern == NULL)
 		return true;
-	if (res->body == NULL || regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 		return false;
-	hit = regexec(&re, res->body, 0, NULL, 0) == 0;
+	hit = regexec(&re, res->body != NULL ? res->body : "", 0, NULL, 0) == 0;
 	regfree(&re);
 	return hit;
 }

@@ -5,7 +5,7 @@
  *
  *   "input":  request fields (see check_http.h)
  *   "expect": { "status": 200 | "refused" | "tls" | ..., "headers": { "Name": "REGEX" },
- *               "body": "REGEX", "http_version": "2" }
+ *               "body": "REGEX", "body_not": "REGEX", "http_version": "2" }
  *
  * Patterns are POSIX extended regular expressions, searched (not anchored).
  * Evidence: the whole result (status, headers, body, timings, peer chain)
@@ -22,7 +22,7 @@
 #include "util.h"
 
 static const char *const input_fields[] = {MC_HTTP_REQUEST_FIELDS, NULL};
-static const char *const expect_fields[] = {"status", "headers", "body", "http_version", NULL};
+static const char *const expect_fields[] = {"status", "headers", "body", "body_not", "http_version", NULL};
 
 /* Compiles pattern to check it; a message names where. */
 static int
@@ -78,6 +78,10 @@ reach_validate(const cJSON *in, const cJSON *ex, const char *where, char *err, s
 	    (s != NULL && (rc = regex_ok(s, w, err, errlen)) < 0))
 		return rc;
 	s = NULL;
+	if ((rc = mc_field_string(ex, "body_not", 0, w, &s, err, errlen)) < 0 ||
+	    (s != NULL && (rc = regex_ok(s, w, err, errlen)) < 0))
+		return rc;
+	s = NULL;
 	if ((rc = mc_field_string(ex, "http_version", 0, w, &s, err, errlen)) < 0)
 		return rc;
 	h = cJSON_GetObjectItemCaseSensitive(ex, "headers");
@@ -98,6 +102,7 @@ reach_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 {
 	const cJSON *ex = ctx->def->expect, *want = cJSON_GetObjectItemCaseSensitive(ex, "status"), *h;
 	const char *body_re = mc_json_str(ex, "body", NULL), *hv = mc_json_str(ex, "http_version", NULL);
+	const char *body_not = mc_json_str(ex, "body_not", NULL);
 	struct mc_http_req r;
 	struct mc_probe_result res = {0};
 	struct mc_buf expected, seen, why;
@@ -132,12 +137,18 @@ reach_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 				      h->valuestring);
 		free(val);
 	}
-	if (body_re != NULL) {
-		mc_buf_printf(&expected, "body: /%s/\n", body_re);
+	if (body_re != NULL || body_not != NULL)
 		mc_buf_printf(&seen, "body (%lld bytes): %.*s\n", (long long)res.body_bytes,
 			      (int)(res.body_len < 400 ? res.body_len : 400), res.body != NULL ? res.body : "");
-		if ((res.body == NULL || !regex_search(body_re, res.body)) && why.len == 0)
+	if (body_re != NULL) {
+		mc_buf_printf(&expected, "body: /%s/\n", body_re);
+		if (!regex_search(body_re, res.body != NULL ? res.body : "") && why.len == 0)
 			mc_buf_printf(&why, "body does not match /%s/", body_re);
+	}
+	if (body_not != NULL) {
+		mc_buf_printf(&expected, "body without /%s/\n", body_not);
+		if (regex_search(body_not, res.body != NULL ? res.body : "") && why.len == 0)
+			mc_buf_printf(&why, "body matches /%s/, which it must not", body_not);
 	}
 	if (hv != NULL) {
 		mc_buf_printf(&expected, "HTTP version: %s\n", hv);

@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "check_http.h"
 #include "check_kind.h"
 #include "target.h"
 #include "util.h"
@@ -33,7 +34,7 @@
 #define MAX_SERVERS 16
 
 static const char *const input_fields[] = {"server", "servers", "requests", "interface", "http2",
-					   "client_cert", NULL};
+					   "client_cert", "from", "url", "capture", NULL};
 static const char *const expect_fields[] = {"all_tls", "no_canary", "alpn", "sni", "min_flows", NULL};
 
 static int
@@ -50,10 +51,24 @@ wire_validate(const cJSON *in, const cJSON *ex, const char *where, char *err, si
 	    (rc = mc_field_string(in, "server", 0, w, &s, err, errlen)) < 0 ||
 	    (rc = mc_field_strings(in, "servers", 0, w, &arr, err, errlen)) < 0)
 		return rc;
-	if ((s != NULL) == (arr != NULL))
-		return mc_err(err, errlen, EINVAL, "%s: give exactly one of server, servers", w);
+	if (cJSON_GetObjectItemCaseSensitive(in, "from") != NULL) {
+		const char *from = NULL, *url = NULL;
+
+		if (s != NULL || arr != NULL)
+			return mc_err(err, errlen, EINVAL, "%s: with from, name the captured endpoints in capture", w);
+		if ((rc = mc_field_string(in, "from", 1, w, &from, err, errlen)) < 0 ||
+		    (rc = mc_field_string(in, "url", 1, w, &url, err, errlen)) < 0 ||
+		    (rc = mc_field_strings(in, "capture", 1, w, &arr, err, errlen)) < 0)
+			return rc;
+		if (strncmp(url, "http://", 7) != 0)
+			return mc_err(err, errlen, EINVAL, "%s.url: expected http://SERVICE:PORT/PATH, as the app calls it", w);
+		s = NULL;
+	} else if ((s != NULL) == (arr != NULL)) {
+		return mc_err(err, errlen, EINVAL, "%s: give exactly one of server, servers (or from, url, capture)", w);
+	}
 	if (arr != NULL && (cJSON_GetArraySize(arr) < 1 || cJSON_GetArraySize(arr) > MAX_SERVERS))
-		return mc_err(err, errlen, EINVAL, "%s.servers: expected 1 to %d names", w, MAX_SERVERS);
+		return mc_err(err, errlen, EINVAL, "%s.%s: expected 1 to %d names", w,
+			      cJSON_GetObjectItemCaseSensitive(in, "from") != NULL ? "capture" : "servers", MAX_SERVERS);
 	if ((rc = mc_field_int(in, "requests", 0, w, 1, 1000, &l, err, errlen)) < 0 ||
 	    (rc = mc_field_string(in, "interface", 0, w, &s, err, errlen)) < 0 ||
 	    (rc = mc_field_bool(in, "http2", 0, w, &b, err, errlen)) < 0 ||
@@ -153,6 +168,42 @@ send_one(const struct mc_endpoint *ep, const char *canary, bool http2, bool clie
 	return status;
 }
 
+/*
+ * Sends one request carrying the canary as an app in workload from calls
+ * url: through that workload's sidecar, which carries it across the mesh.
+ * Returns the HTTP status, or -1 with the transport error in err.
+ */
+static long
+send_from(const struct mc_check_ctx *ctx, const char *from, const char *url, const char *canary, size_t n,
+	  char *err, size_t errlen)
+{
+	cJSON *o = cJSON_CreateObject(), *hdrs = cJSON_CreateArray();
+	char *full = mc_xasprintf("%s%scanary=%s&n=%zu", url, strchr(url, '?') != NULL ? "&" : "?", canary, n);
+	char *hdr = mc_xasprintf("X-Meshcheck-Canary: %s", canary), *body = mc_xasprintf("canary=%s", canary);
+	struct mc_http_req r;
+	struct mc_probe_result res = {0};
+	long status = -1;
+
+	cJSON_AddStringToObject(o, "from", from);
+	cJSON_AddStringToObject(o, "url", full);
+	cJSON_AddItemToArray(hdrs, cJSON_CreateString(hdr));
+	cJSON_AddItemToObject(o, "headers", hdrs);
+	cJSON_AddStringToObject(o, "body", body);
+	if (mc_http_req_build(ctx->target, o, NULL, &r, err, errlen) == 0 &&
+	    mc_probe_run(&r.spec, &res, err, errlen) == 0) {
+		if (res.error == MC_XFER_OK)
+			status = res.status;
+		else
+			mc_err(err, errlen, EIO, "%s: %s", full, res.message);
+	}
+	mc_probe_result_free(&res);
+	cJSON_Delete(o);
+	free(full);
+	free(hdr);
+	free(body);
+	return status;
+}
+
 static void
 wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 {
@@ -163,6 +214,7 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	size_t n_eps = 0, ok = 0, sent = 0;
 	long requests = mc_json_int(in, "requests", 10);
 	const char *iface = mc_json_str(in, "interface", "lo");
+	const char *from = mc_json_str(in, "from", NULL);
 	struct mc_wire_options wo = {0};
 	struct mc_capture_options co = {0};
 	struct mc_wire_expect we = {0};
@@ -178,7 +230,8 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	mc_buf_init(&bpf, 1 << 16);
 	mc_buf_init(&seen, 1 << 22);
 	mc_buf_init(&expected, 1 << 16);
-	if ((e = cJSON_GetObjectItemCaseSensitive(in, "servers")) != NULL) {
+	if ((e = cJSON_GetObjectItemCaseSensitive(in, "capture")) != NULL ||
+	    (e = cJSON_GetObjectItemCaseSensitive(in, "servers")) != NULL) {
 		const cJSON *x;
 
 		cJSON_ArrayForEach(x, e) names[n_eps++] = x->valuestring;
@@ -219,7 +272,16 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 		mc_case_set(c, MC_RESULT_ERROR, "capture on %s: %s", iface, err);
 		goto out;
 	}
-	for (long r = 0; r < requests; r++) {
+	for (long r = 0; from != NULL && r < requests; r++) {
+		long status = send_from(ctx, from, mc_json_str(in, "url", ""), canary, (size_t)r, err, sizeof(err));
+
+		sent++;
+		if (status > 0)
+			ok++;
+		else if (first_err[0] == '\0')
+			snprintf(first_err, sizeof(first_err), "%s", err);
+	}
+	for (long r = 0; from == NULL && r < requests; r++) {
 		for (size_t i = 0; i < n_eps; i++) {
 			long status = send_one(&eps[i], canary, mc_json_bool(in, "http2", false),
 					       mc_json_bool(in, "client_cert", true), (size_t)r, err, sizeof(err));

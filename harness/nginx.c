@@ -247,8 +247,8 @@ location:
 }
 
 /* Returns true when a TCP connection to addr:port succeeds within 100 ms. */
-static bool
-port_open(const char *addr, int port)
+bool
+mc_tcp_port_open(const char *addr, int port)
 {
 	struct sockaddr_in sa = {0};
 	struct pollfd pfd;
@@ -328,12 +328,12 @@ reap_within(pid_t pid, int ms)
 }
 
 int
-mc_nginx_start(const char *dir, const struct mc_tls_server *servers, size_t n,
-	       int timeout_ms, struct mc_nginx **out, char *err, size_t errlen)
+mc_nginx_start_conf(const char *dir, const char *text, const struct mc_listen *listens, size_t n, int timeout_ms,
+		    struct mc_nginx **out, char *err, size_t errlen)
 {
 	const char *bin = mc_nginx_binary();
 	struct mc_nginx *ng = NULL;
-	char *conf = NULL, *text = NULL, *tmpdir = NULL, *stderr_path = NULL;
+	char *conf = NULL, *tmpdir = NULL, *stderr_path = NULL;
 	double deadline;
 	pid_t parent;
 	int rc = 0;
@@ -341,22 +341,13 @@ mc_nginx_start(const char *dir, const struct mc_tls_server *servers, size_t n,
 	*out = NULL;
 	if (bin == NULL)
 		return mc_err(err, errlen, ENOENT,
-			      "nginx not found (install Debian's nginx-light, or set MC_NGINX)");
+			      "nginx not found (install Debian's nginx-light and libnginx-mod-stream, or set MC_NGINX)");
 	if (!safe_word(dir))
 		return mc_err(err, errlen, EINVAL, "%s: directory name unusable in an nginx configuration", dir);
-	for (size_t i = 0; i < n; i++) {
-		const struct mc_tls_server *s = &servers[i];
-
-		if (!safe_word(s->addr) || (!s->plaintext && (!safe_word(s->cert_chain) || !safe_word(s->key))) ||
-		    (s->client_ca != NULL && !safe_word(s->client_ca)) || s->port <= 0 || s->port > 65535)
-			return mc_err(err, errlen, EINVAL, "server %s: invalid address, port or file name",
-				      s->name != NULL ? s->name : "?");
-	}
 	tmpdir = mc_xasprintf("%s/tmp", dir);
 	if ((rc = mc_mkdir_p(tmpdir, 0755, err, errlen)) < 0)
 		goto out;
 	conf = mc_xasprintf("%s/nginx.conf", dir);
-	text = render_conf(dir, servers, n);
 	if ((rc = mc_file_write(conf, text, strlen(text), 0644, err, errlen)) < 0)
 		goto out;
 	stderr_path = mc_xasprintf("%s/stderr.log", dir);
@@ -403,14 +394,14 @@ mc_nginx_start(const char *dir, const struct mc_tls_server *servers, size_t n,
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++)
-			up += port_open(servers[i].addr, servers[i].port);
+			up += mc_tcp_port_open(listens[i].addr, listens[i].port);
 		if (up == n)
 			break;
 		if (mc_monotonic() > deadline) {
 			rc = fail_with_log(dir, err, errlen, "nginx did not start listening in time");
 			goto out;
 		}
-		struct timespec ts = {0, 20 * 1000 * 1000};
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	*out = ng;
@@ -419,9 +410,39 @@ out:
 	if (ng != NULL)
 		mc_nginx_stop(ng);
 	free(conf);
-	free(text);
 	free(tmpdir);
 	free(stderr_path);
+	return rc;
+}
+
+int
+mc_nginx_start(const char *dir, const struct mc_tls_server *servers, size_t n,
+	       int timeout_ms, struct mc_nginx **out, char *err, size_t errlen)
+{
+	struct mc_listen *l;
+	char *text;
+	int rc;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct mc_tls_server *s = &servers[i];
+
+		if (!safe_word(s->addr) || (!s->plaintext && (!safe_word(s->cert_chain) || !safe_word(s->key))) ||
+		    (s->client_ca != NULL && !safe_word(s->client_ca)) || s->port <= 0 || s->port > 65535)
+			return mc_err(err, errlen, EINVAL, "server %s: invalid address, port or file name",
+				      s->name != NULL ? s->name : "?");
+	}
+	if (!safe_word(dir))
+		return mc_err(err, errlen, EINVAL, "%s: directory name unusable in an nginx configuration", dir);
+	l = mc_xcalloc(n + 1, sizeof(*l));
+	for (size_t i = 0; i < n; i++) {
+		l[i].addr = servers[i].addr;
+		l[i].port = servers[i].port;
+	}
+	text = render_conf(dir, servers, n);
+	rc = mc_nginx_start_conf(dir, text, l, n, timeout_ms, out, err, errlen);
+	free(text);
+	free(l);
 	return rc;
 }
 

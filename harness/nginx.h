@@ -72,6 +72,24 @@ const char *mc_nginx_binary(void);
 int mc_nginx_start(const char *dir, const struct mc_tls_server *servers, size_t n,
 		   int timeout_ms, struct mc_nginx **out, char *err, size_t errlen);
 
+/* True when a TCP connection to addr:port (IPv4) succeeds within 100 ms. */
+bool mc_tcp_port_open(const char *addr, int port);
+
+/* An address nginx listens on, waited for at start-up. */
+struct mc_listen {
+	const char *addr;
+	int port;
+};
+
+/*
+ * Starts nginx with a configuration written by the caller (text, which
+ * must use dir for its pid file, logs and temporary paths), and waits until
+ * each of listens accepts TCP connections. Same guarantees as
+ * mc_nginx_start.
+ */
+int mc_nginx_start_conf(const char *dir, const char *text, const struct mc_listen *listens, size_t n,
+			int timeout_ms, struct mc_nginx **out, char *err, size_t errlen);
+
 /* Stops the process (SIGQUIT, then SIGKILL after 3 s), reaps it, frees. NULL does nothing. */
 void mc_nginx_stop(struct mc_nginx *ng);
 

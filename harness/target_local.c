@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mesh_local.h"
 #include "nginx.h"
 #include "pki.h"
 #include "target.h"
@@ -68,6 +69,7 @@ struct local_state {
 	char *client_key;
 	struct local_server *servers;
 	size_t n_servers;
+	struct mc_mesh *mesh;       /* when the suite names a topology */
 };
 
 #define MAX_ROUTES 64
@@ -192,6 +194,8 @@ local_validate(const struct mc_suite_def *def, char *err, size_t errlen)
 	size_t i = 0;
 	int rc;
 
+	if (def->mesh != NULL && cJSON_GetObjectItemCaseSensitive(def->mesh, "topology") != NULL)
+		return mc_mesh_validate(def, err, errlen);
 	snprintf(where, sizeof(where), "%s: mesh", def->file);
 	if (def->mesh != NULL) {
 		if ((rc = mc_fields_known(def->mesh, mesh_fields, where, err, errlen)) < 0 ||
@@ -417,6 +421,9 @@ local_up(struct mc_target *t, const struct mc_suite_def *def, char *err, size_t 
 	const cJSON *s, *e;
 	int rc = 0;
 
+	if (def->mesh != NULL && cJSON_GetObjectItemCaseSensitive(def->mesh, "topology") != NULL)
+		return mc_mesh_up(def, t->run_dir, &st->mesh, err, errlen);
+
 	st->trust_domain = mc_xstrdup(def->mesh != NULL ? mc_json_str(def->mesh, "trust_domain", "cluster.local")
 							 : "cluster.local");
 	if (clusters != NULL) {
@@ -551,6 +558,8 @@ local_endpoint(struct mc_target *t, const char *name, struct mc_endpoint *out, c
 {
 	struct local_state *st = t->priv;
 
+	if (st->mesh != NULL)
+		return mc_mesh_endpoint(st->mesh, name, out, err, errlen);
 	for (size_t i = 0; i < st->n_servers; i++) {
 		struct local_server *ls = &st->servers[i];
 
@@ -576,6 +585,8 @@ local_mesh_root(struct mc_target *t)
 {
 	struct local_state *st = t->priv;
 
+	if (st->mesh != NULL)
+		return mc_mesh_root(st->mesh);
 	return st->root;
 }
 
@@ -586,6 +597,8 @@ local_down(struct mc_target *t)
 
 	if (st == NULL)
 		return;
+	mc_mesh_down(st->mesh);
+	st->mesh = NULL;
 	for (size_t i = 0; i < st->n_servers; i++) {
 		mc_nginx_stop(st->servers[i].nginx);
 		st->servers[i].nginx = NULL;

@@ -199,6 +199,110 @@ START_TEST(percentiles_of_uniform_data)
 }
 END_TEST
 
+/*
+ * Checks mc_hist_percentile(h, p) against the exact answer, the sorted
+ * sample at rank. hist.h promises the highest value of that sample's
+ * sub-bucket, capped at the exact max; a sub-bucket of width 2^b only holds
+ * values >= 1024 * 2^b, so the answer is never below the sample and above
+ * it by less than sample/1024 (and exact below 2048, where sub-buckets are
+ * one wide).
+ */
+static void
+assert_rank(const struct mc_hist *h, const int64_t *sorted, int64_t n, double p, int64_t rank)
+{
+	int64_t want = sorted[rank - 1], got = mc_hist_percentile(h, p), lo, hi, cnt, top_of = -1;
+	size_t cur = 0;
+
+	ck_assert_msg(got >= want && got - want <= want / 1024,
+		      "p%g (rank %lld) = %lld, exact %lld: off by more than 1/1024", p, (long long)rank,
+		      (long long)got, (long long)want);
+	if (want < 2048)
+		ck_assert_msg(got == want, "p%g = %lld, exact %lld", p, (long long)got, (long long)want);
+	/* The exact promise: the top of want's sub-bucket, or the max if that is lower. */
+	while (top_of < 0 && mc_hist_next(h, &cur, &lo, &hi, &cnt))
+		if (lo <= want && want <= hi)
+			top_of = hi < sorted[n - 1] ? hi : sorted[n - 1];
+	ck_assert_msg(got == top_of, "p%g = %lld, the sub-bucket of %lld ends at %lld", p, (long long)got,
+		      (long long)want, (long long)top_of);
+}
+
+/*
+ * Percentiles of latency-like data against the exact answer. 100,000
+ * samples: log-uniform over 1 us .. 10 s, one in eight a copy of an earlier
+ * sample, and a plateau of 2,000 copies of 250 ms, recorded in a shuffled
+ * order; the exact p-th percentile is the sorted sample at rank
+ * ceil(p/100 * n), computed here in integers.
+ */
+START_TEST(percentiles_match_exact_ranks)
+{
+	/* Percentiles in millionths, so that the ranks are exact integers. */
+	static const int64_t ppm[] = {0, 1000, 500000, 750000, 900000, 990000, 999000, 999900, 999990, 1000000};
+	const int64_t n = 100000, top = 10000000, plateau = 250000;
+	struct mc_hist *h = mc_hist_new(SIXTY_S_US);
+	int64_t *vals = mc_xmalloc((size_t)n * sizeof(*vals));
+	int64_t *sorted = mc_xmalloc((size_t)n * sizeof(*sorted));
+	int64_t first = -1, last = -1;
+	double exact_mean = 0;
+	uint64_t seed = 2024;
+
+	for (int64_t i = 0; i < n; i++) {
+		if (i >= 1000 && i < 3000)
+			vals[i] = plateau;
+		else if (i > 0 && rnd(&seed) % 8 == 0)
+			vals[i] = vals[rnd(&seed) % (uint64_t)i];
+		else
+			vals[i] = rnd_latency(&seed, top);
+	}
+	/* Fisher-Yates, so that the plateau and the copies arrive spread out. */
+	for (int64_t i = n - 1; i > 0; i--) {
+		int64_t j = (int64_t)(rnd(&seed) % (uint64_t)(i + 1)), t = vals[i];
+
+		vals[i] = vals[j];
+		vals[j] = t;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		mc_hist_record(h, vals[i]);
+		exact_mean += (double)vals[i];
+	}
+	exact_mean /= (double)n;
+	memcpy(sorted, vals, (size_t)n * sizeof(*sorted));
+	qsort(sorted, (size_t)n, sizeof(*sorted), cmp_i64);
+	ck_assert_int_eq(mc_hist_count(h), n);
+	ck_assert_int_eq(mc_hist_clamped(h), 0);
+	ck_assert_int_eq(mc_hist_min(h), sorted[0]);
+	ck_assert_int_eq(mc_hist_max(h), sorted[n - 1]);
+	ck_assert_int_ge(sorted[n - 1], top / 2);     /* the spread does reach seconds */
+	ck_assert_int_le(sorted[0], 2);
+
+	for (size_t i = 0; i < sizeof(ppm) / sizeof(ppm[0]); i++) {
+		int64_t rank = (ppm[i] * n + 999999) / 1000000;
+
+		assert_rank(h, sorted, n, (double)ppm[i] / 10000.0, rank < 1 ? 1 : rank);
+	}
+	/* Ranks on the plateau, and on both of its edges, where duplicates meet distinct values. */
+	for (int64_t i = 0; i < n; i++)
+		if (sorted[i] == plateau) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	ck_assert_int_ge(last - first + 1, 2000);
+	{
+		/* Ranks are 1-based: first + 1 is the plateau's first rank, last + 1 its last. */
+		const int64_t ranks[] = {first, first + 1, (first + last) / 2 + 1, last + 1, last + 2};
+
+		for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++)
+			assert_rank(h, sorted, n, (double)ranks[i] * 100.0 / (double)n, ranks[i]);
+	}
+	/* Mean from sub-bucket midpoints: within half a sub-bucket, 1/2048 (hist.c). */
+	ck_assert_msg(fabs(mc_hist_mean(h) - exact_mean) <= exact_mean / 2048, "mean %f, exact %f", mc_hist_mean(h),
+		      exact_mean);
+	free(vals);
+	free(sorted);
+	mc_hist_free(h);
+}
+END_TEST
+
 /* The 99.9th of 1000 values is the 999th, not the 1000th (floating point must not round it up). */
 START_TEST(percentile_rank_is_not_rounded_up)
 {
@@ -506,6 +610,7 @@ main(void)
 	tcase_add_test(tc, single_values_report_exactly);
 	tcase_add_test(tc, percentiles_of_uniform_data);
 	tcase_add_test(tc, percentile_rank_is_not_rounded_up);
+	tcase_add_test(tc, percentiles_match_exact_ranks);
 	tcase_add_test(tc, max_and_min_are_exact);
 	tcase_add_test(tc, empty_histogram);
 	tcase_add_test(tc, record_n_equals_repeated_records);

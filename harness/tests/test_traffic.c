@@ -2,15 +2,27 @@
  * Integration tests of the traffic engine's probe and load generator, and of
  * `meshcheck load`, against a real nginx (from the distribution) on
  * loopback: a TLS server with a certificate from the PKI engine, the same
- * demanding a client certificate, and a plaintext server. Exits 77
- * (skipped) when nginx is missing. Only 127.0.0.1 is used; every load is
- * bounded in requests and time.
+ * demanding a client certificate, a TLS server whose certificate has
+ * expired, and a plaintext server. What nginx cannot be made to do (reset a
+ * connection, stall once, show the request as it arrived) a small server on
+ * a thread of the test does. Exits 77 (skipped) when nginx is missing. Only
+ * 127.0.0.1 is used; every load is bounded in requests and time.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -26,8 +38,10 @@
 
 static char *dir, *root, *client_chain, *client_key;
 static struct mc_nginx *ng;
-static int port_tls, port_mtls, port_plain;
-static char resolve_tls[128], resolve_mtls[128];
+static int port_tls, port_mtls, port_plain, port_expired;
+static char resolve_tls[128], resolve_mtls[128], resolve_expired[128];
+/* From this time on (time(NULL)) the "expired" server's certificate is past its NotAfter. */
+static time_t expired_from;
 
 /* A port that was free a moment ago on ADDR. */
 static int
@@ -47,14 +61,256 @@ free_port(void)
 	return p;
 }
 
+/* A socket listening on ADDR at a port the kernel picks (written to *port). */
+static int
+listen_any(int backlog, int *port)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, ADDR, &sa.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, backlog), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* Whether something accepts TCP connections on ADDR:port. */
+static bool
+port_open(int port)
+{
+	struct sockaddr_in sa = {0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ADDR, &sa.sin_addr);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static void
-issue(const char *ca, const char *spiffe, const char *out)
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * A scripted HTTP/1.1 server on a thread of the test process. One thread
+ * polls the listener and every connection, so a stall (a sleep in that
+ * thread) stops the whole server at once, as a garbage-collection pause
+ * does: that is the stall a closed loop hides. Requests are read whole
+ * (head, then Content-Length bytes of body) before the mode acts on them.
+ */
+enum tsrv_mode {
+	TSRV_OK,        /* 200 "ok", keep-alive; request number stall_at is answered stall_ms late */
+	TSRV_RESET,     /* reads the request, closes with SO_LINGER {1, 0}: the kernel sends RST */
+	TSRV_CLOSE,     /* reads the request, closes normally (FIN) without a word */
+};
+
+#define TSRV_CONNS 32
+#define TSRV_BUF 8192
+
+struct tsrv_conn {
+	int fd;
+	size_t len;
+	char buf[TSRV_BUF];
+};
+
+struct tsrv {
+	enum tsrv_mode mode;
+	int stall_at;           /* 1-based request number to stall on; 0: never */
+	int stall_ms;
+	int lfd, port, wake[2];
+	pthread_t thread;
+	atomic_int requests;    /* complete requests read */
+	pthread_mutex_t lock;   /* guards last */
+	char last[TSRV_BUF];    /* the latest request as it arrived, head and body */
+	size_t last_len;
+	struct tsrv_conn conns[TSRV_CONNS];
+};
+
+static const char tsrv_answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+static void
+tsrv_drop(struct tsrv_conn *c, bool reset)
+{
+	if (reset) {
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+/* Length of the first complete request in buf, or 0 when more must arrive. */
+static size_t
+tsrv_request_len(const char *buf, size_t len)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4), *p;
+	size_t head, body = 0;
+
+	if (end == NULL)
+		return 0;
+	head = (size_t)(end - buf) + 4;
+	for (p = buf; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (strncasecmp(p, "Content-Length:", 15) == 0)
+			body = strtoul(p + 15, NULL, 10);
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return len >= head + body ? head + body : 0;
+}
+
+static void
+tsrv_read(struct tsrv *s, struct tsrv_conn *c)
+{
+	ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	size_t n;
+
+	if (r <= 0) {
+		tsrv_drop(c, false);
+		return;
+	}
+	c->len += (size_t)r;
+	while ((n = tsrv_request_len(c->buf, c->len)) > 0) {
+		int seq = atomic_fetch_add(&s->requests, 1) + 1;
+
+		pthread_mutex_lock(&s->lock);
+		memcpy(s->last, c->buf, n);
+		s->last_len = n;
+		pthread_mutex_unlock(&s->lock);
+		if (s->mode != TSRV_OK) {
+			tsrv_drop(c, s->mode == TSRV_RESET);
+			return;
+		}
+		if (seq == s->stall_at)
+			sleep_ms(s->stall_ms);
+		if (write(c->fd, tsrv_answer, sizeof(tsrv_answer) - 1) != (ssize_t)sizeof(tsrv_answer) - 1) {
+			tsrv_drop(c, false);
+			return;
+		}
+		c->len -= n;
+		memmove(c->buf, c->buf + n, c->len);
+	}
+	if (c->len == sizeof(c->buf))
+		tsrv_drop(c, false);    /* a request larger than we keep: not ours */
+}
+
+static void *
+tsrv_main(void *arg)
+{
+	struct tsrv *s = arg;
+
+	for (;;) {
+		struct pollfd p[TSRV_CONNS + 2];
+		int idx[TSRV_CONNS + 2], n = 0;
+
+		p[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
+		for (int i = 0; i < TSRV_CONNS; i++)
+			if (s->conns[i].fd >= 0) {
+				idx[n] = i;
+				p[n++] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
+			}
+		if (poll(p, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents != 0)
+			break;
+		if (p[1].revents & POLLIN) {
+			int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC), i;
+
+			for (i = 0; fd >= 0 && i < TSRV_CONNS && s->conns[i].fd >= 0; i++)
+				;
+			if (fd >= 0 && i < TSRV_CONNS)
+				s->conns[i].fd = fd;
+			else if (fd >= 0)
+				close(fd);
+		}
+		for (int k = 2; k < n; k++)
+			if (p[k].revents != 0 && s->conns[idx[k]].fd == p[k].fd)
+				tsrv_read(s, &s->conns[idx[k]]);
+	}
+	for (int i = 0; i < TSRV_CONNS; i++)
+		if (s->conns[i].fd >= 0)
+			tsrv_drop(&s->conns[i], false);
+	return NULL;
+}
+
+/* Starts a server in mode on a fresh port; stall_at 0 never stalls. Stop it with tsrv_stop. */
+static struct tsrv *
+tsrv_start(enum tsrv_mode mode, int stall_at, int stall_ms)
+{
+	struct tsrv *s = mc_xcalloc(1, sizeof(*s));
+
+	s->mode = mode;
+	s->stall_at = stall_at;
+	s->stall_ms = stall_ms;
+	s->lfd = listen_any(64, &s->port);
+	atomic_init(&s->requests, 0);
+	pthread_mutex_init(&s->lock, NULL);
+	for (int i = 0; i < TSRV_CONNS; i++)
+		s->conns[i].fd = -1;
+	ck_assert_int_eq(pipe2(s->wake, O_CLOEXEC), 0);
+	ck_assert_int_eq(pthread_create(&s->thread, NULL, tsrv_main, s), 0);
+	return s;
+}
+
+/* Stops the thread, closes every socket it had and frees s. */
+static void
+tsrv_stop(struct tsrv *s)
+{
+	ck_assert_int_eq(write(s->wake[1], "x", 1), 1);
+	pthread_join(s->thread, NULL);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	close(s->lfd);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* The latest request the server read, NUL-terminated (caller frees); *len its length. */
+static char *
+tsrv_last(struct tsrv *s, size_t *len)
+{
+	char *copy;
+
+	pthread_mutex_lock(&s->lock);
+	copy = mc_xmalloc(s->last_len + 1);
+	memcpy(copy, s->last, s->last_len);
+	copy[s->last_len] = '\0';
+	*len = s->last_len;
+	pthread_mutex_unlock(&s->lock);
+	return copy;
+}
+
+static void
+issue(const char *ca, const char *spiffe, long ttl_seconds, const char *out)
 {
 	static const char *const dns[] = {NAME};
 	struct mc_issue_options io = {0};
 	char err[MC_ERRLEN];
 
 	io.spiffe = spiffe;
+	io.ttl_seconds = ttl_seconds;
 	io.key = MC_KEY_EC256;
 	io.key_set = true;
 	io.dns = dns;
@@ -62,15 +318,16 @@ issue(const char *ca, const char *spiffe, const char *out)
 	ck_assert_msg(mc_pki_issue(ca, &io, out, err, sizeof(err)) == 0, "%s", err);
 }
 
-/* Once for the whole suite: a CA, server and client identities, one nginx with three servers. */
+/* Once for the whole suite: a CA, server and client identities, one nginx with four servers. */
 static void
 setup(void)
 {
 	static const char *const cl[] = {"c1"};
 	struct mc_ca_options o = {0};
-	struct mc_tls_server srv[3] = {{0}};
+	struct mc_tls_server srv[4] = {{0}};
+	int *ports[4] = {&port_tls, &port_mtls, &port_plain, &port_expired};
 	char err[MC_ERRLEN];
-	char *ca, *sdir, *cdir, *chain, *key, *ngdir;
+	char *ca, *sdir, *cdir, *edir, *chain, *key, *echain, *ekey, *ngdir;
 	int rc = -1;
 
 	dir = t_tmpdir();
@@ -80,15 +337,26 @@ setup(void)
 	ca = mc_xasprintf("%s/c1", dir);
 	sdir = mc_xasprintf("%s/server", dir);
 	cdir = mc_xasprintf("%s/client", dir);
-	issue(ca, "spiffe://cluster.local/ns/sample/sa/helloworld", sdir);
-	issue(ca, "spiffe://cluster.local/ns/meshcheck/sa/harness", cdir);
+	edir = mc_xasprintf("%s/expired", dir);
+	/*
+	 * The PKI engine backdates NotBefore but takes no NotAfter in the past:
+	 * the shortest lifetime it issues is one second. Issued first, it has
+	 * expired by the time the probe tests reach it (OpenSSL calls a
+	 * certificate expired once the clock is past NotAfter <= now + 1).
+	 */
+	issue(ca, "spiffe://cluster.local/ns/sample/sa/expired", 1, edir);
+	expired_from = time(NULL) + 2;
+	issue(ca, "spiffe://cluster.local/ns/sample/sa/helloworld", 0, sdir);
+	issue(ca, "spiffe://cluster.local/ns/meshcheck/sa/harness", 0, cdir);
 	client_chain = mc_xasprintf("%s/cert-chain.pem", cdir);
 	client_key = mc_xasprintf("%s/key.pem", cdir);
 	chain = mc_xasprintf("%s/cert-chain.pem", sdir);
 	key = mc_xasprintf("%s/key.pem", sdir);
+	echain = mc_xasprintf("%s/cert-chain.pem", edir);
+	ekey = mc_xasprintf("%s/key.pem", edir);
 	ngdir = mc_xasprintf("%s/nginx", dir);
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		srv[i].addr = ADDR;
 		srv[i].cert_chain = chain;
 		srv[i].key = key;
@@ -99,23 +367,34 @@ setup(void)
 	srv[1].client_ca = root;
 	srv[2].name = "plain";
 	srv[2].plaintext = true;
+	srv[3].name = "expired";
+	srv[3].cert_chain = echain;
+	srv[3].key = ekey;
 	/* A port can be taken between the probe and nginx's bind: try a few times. */
 	for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
-		srv[0].port = port_tls = free_port();
-		srv[1].port = port_mtls = free_port();
-		srv[2].port = port_plain = free_port();
-		if (port_tls == port_mtls || port_mtls == port_plain || port_tls == port_plain)
+		bool distinct = true;
+
+		for (int i = 0; i < 4; i++) {
+			srv[i].port = *ports[i] = free_port();
+			for (int k = 0; k < i; k++)
+				distinct = distinct && srv[k].port != srv[i].port;
+		}
+		if (!distinct)
 			continue;
-		rc = mc_nginx_start(ngdir, srv, 3, 10000, &ng, err, sizeof(err));
+		rc = mc_nginx_start(ngdir, srv, 4, 10000, &ng, err, sizeof(err));
 	}
 	ck_assert_msg(rc == 0, "nginx: %s", err);
 	snprintf(resolve_tls, sizeof(resolve_tls), "%s:%d:%s", NAME, port_tls, ADDR);
 	snprintf(resolve_mtls, sizeof(resolve_mtls), "%s:%d:%s", NAME, port_mtls, ADDR);
+	snprintf(resolve_expired, sizeof(resolve_expired), "%s:%d:%s", NAME, port_expired, ADDR);
 	free(ca);
 	free(sdir);
 	free(cdir);
+	free(edir);
 	free(chain);
 	free(key);
+	free(echain);
+	free(ekey);
 	free(ngdir);
 }
 
@@ -237,6 +516,18 @@ START_TEST(probe_tls_name_mismatch)
 	s.insecure = true;
 	probe_ok(&s, &r);
 	ck_assert_msg(r.status == 200, "%s", r.message);
+	mc_probe_result_free(&r);
+
+	/* any_name skips the name but still verifies the chain: fine with our root, not without. */
+	s.insecure = false;
+	s.any_name = true;
+	s.cacert = root;
+	probe_ok(&s, &r);
+	ck_assert_msg(r.status == 200, "%s: %s", mc_xfer_error_name(r.error), r.message);
+	mc_probe_result_free(&r);
+	s.cacert = NULL;
+	probe_ok(&s, &r);
+	ck_assert_int_eq(r.error, MC_XFER_TLS);
 	mc_probe_result_free(&r);
 	free(url);
 }
@@ -394,7 +685,7 @@ START_TEST(probe_bad_spec)
 }
 END_TEST
 
-/* The classes that need a misbehaving peer to provoke, checked on curl's codes directly. */
+/* The classification table on curl's codes directly (probe_reset and the TLS probes provoke the classes live). */
 START_TEST(classify_codes)
 {
 	ck_assert_int_eq(mc_xfer_error_classify(CURLE_OK, 0, NULL), MC_XFER_OK);
@@ -422,6 +713,348 @@ load_ok(const struct mc_load_options *o, struct mc_load_result *r)
 
 	ck_assert_msg(mc_load_run(o, r, err, sizeof(err)) == 0, "%s", err);
 }
+
+/*
+ * A peer that reads the request and aborts the connection (RST, from
+ * SO_LINGER {1, 0}) is a reset; so is one that closes without answering
+ * (FIN), which probe.h counts as "closed without a response".
+ */
+START_TEST(probe_reset)
+{
+	static const enum tsrv_mode modes[] = {TSRV_RESET, TSRV_CLOSE};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct tsrv *srv = tsrv_start(modes[i], 0, 0);
+		char *url = mc_xasprintf("http://%s:%d/", ADDR, srv->port);
+		struct mc_probe_spec s = {0};
+		struct mc_probe_result r;
+
+		s.url = url;
+		s.timeout_ms = 5000;
+		probe_ok(&s, &r);
+		ck_assert_msg(r.error == MC_XFER_RESET, "mode %zu: %s: %s", i, mc_xfer_error_name(r.error), r.message);
+		ck_assert_int_eq(r.status, 0);
+		ck_assert_str_eq(r.http_version, "");
+		if (modes[i] == TSRV_RESET)
+			ck_assert_msg(strcasestr(r.message, "reset") != NULL, "%s", r.message);
+		/* The request went out whole: the peer acted on it, it did not refuse the connection. */
+		ck_assert_int_gt(r.connect_us, 0);
+		ck_assert_int_eq(atomic_load(&srv->requests), 1);
+		ck_assert_int_lt(r.total_us, 2000000);
+		mc_probe_result_free(&r);
+		tsrv_stop(srv);
+		free(url);
+	}
+}
+END_TEST
+
+/*
+ * A listener whose accept queue is full: Linux drops further SYNs without
+ * an answer, so a connect hangs as towards a black-holed address, yet on
+ * loopback. The connect timeout ends it long before the total timeout.
+ */
+START_TEST(probe_connect_timeout)
+{
+	struct sockaddr_in sa = {0};
+	struct mc_probe_spec s = {0};
+	struct mc_probe_result r;
+	int port, lfd = listen_any(0, &port), fill[3];
+	char *url = mc_xasprintf("http://%s:%d/", ADDR, port);
+
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ADDR, &sa.sin_addr);
+	/* Backlog 0 queues one connection; the others only make sure the queue is full. */
+	for (int i = 0; i < 3; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fill[i], 0);
+		connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	sleep_ms(50);
+	s.url = url;
+	s.connect_timeout_ms = 300;
+	s.timeout_ms = 10000;
+	probe_ok(&s, &r);
+	ck_assert_msg(r.error == MC_XFER_TIMEOUT, "%s: %s", mc_xfer_error_name(r.error), r.message);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.connect_us, 0);      /* never connected */
+	ck_assert_msg(strcasestr(r.message, "connect") != NULL, "%s", r.message);
+	ck_assert_msg(r.total_us >= 250000 && r.total_us < 2500000, "gave up after %lld us", (long long)r.total_us);
+	mc_probe_result_free(&r);
+	for (int i = 0; i < 3; i++)
+		close(fill[i]);
+	close(lfd);
+	free(url);
+}
+END_TEST
+
+/* A certificate past its NotAfter fails verification as such; without verification the server answers. */
+START_TEST(probe_tls_expired)
+{
+	const char *resolve[] = {resolve_expired};
+	struct mc_probe_spec s;
+	struct mc_probe_result r;
+	char *url = tls_spec(&s, port_expired, resolve);
+
+	while (time(NULL) < expired_from)
+		sleep_ms(100);
+	probe_ok(&s, &r);
+	ck_assert_msg(r.error == MC_XFER_TLS, "%s: %s", mc_xfer_error_name(r.error), r.message);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.message, "expired") != NULL, "%s", r.message);
+	mc_probe_result_free(&r);
+	s.insecure = true;
+	probe_ok(&s, &r);
+	ck_assert_msg(r.status == 200, "%s: %s", mc_xfer_error_name(r.error), r.message);
+	mc_probe_result_free(&r);
+	free(url);
+}
+END_TEST
+
+/* Occurrences of "\r\n<name>:" in a request head, case-insensitive. */
+static int
+header_count(const char *req, const char *name)
+{
+	char *needle = mc_xasprintf("\r\n%s:", name);
+	int n = 0;
+
+	for (const char *p = strcasestr(req, needle); p != NULL; p = strcasestr(p + 1, needle))
+		n++;
+	free(needle);
+	return n;
+}
+
+/* Sends s to srv and returns the request as srv read it (caller frees). */
+static char *
+probe_to(struct tsrv *srv, const struct mc_probe_spec *s, size_t *len)
+{
+	struct mc_probe_result r;
+
+	probe_ok(s, &r);
+	ck_assert_msg(r.status == 200, "%s: %s", mc_xfer_error_name(r.error), r.message);
+	ck_assert_str_eq(r.body, "ok");
+	ck_assert_str_eq(r.http_version, "1.1");
+	ck_assert_str_eq(r.primary_ip, ADDR);
+	ck_assert_int_eq(r.primary_port, srv->port);
+	mc_probe_result_free(&r);
+	return tsrv_last(srv, len);
+}
+
+/*
+ * What the probe puts on the wire, read back by the scripted server: the
+ * method, the request target, the Host override (replacing curl's, not
+ * added to it), extra headers and a body with a NUL inside, over HTTP/1.1
+ * to a made-up name that only --resolve knows.
+ */
+START_TEST(probe_request_on_the_wire)
+{
+	static const char body[] = "a\0b=c";
+	struct tsrv *srv = tsrv_start(TSRV_OK, 0, 0);
+	char resolve_wire[128], host_line[128];
+	const char *resolve[] = {resolve_wire};
+	const char *headers[] = {"X-One: 1", "X-Two: two words"};
+	struct mc_probe_spec s = {0};
+	char *url = mc_xasprintf("http://wire.mesh.test:%d/echo?x=1", srv->port), *req;
+	size_t len;
+
+	snprintf(resolve_wire, sizeof(resolve_wire), "wire.mesh.test:%d:%s", srv->port, ADDR);
+	s.url = url;
+	s.resolve = resolve;
+	s.n_resolve = 1;
+	s.method = "PUT";
+	s.host = "override.mesh.test";
+	s.headers = headers;
+	s.n_headers = 2;
+	s.body = body;
+	s.body_len = sizeof(body) - 1;
+	s.version = MC_HTTP_1_1;
+	s.timeout_ms = 5000;
+	req = probe_to(srv, &s, &len);
+	ck_assert_msg(strncmp(req, "PUT /echo?x=1 HTTP/1.1\r\n", 24) == 0, "%s", req);
+	ck_assert_msg(strstr(req, "\r\nHost: override.mesh.test\r\n") != NULL, "%s", req);
+	ck_assert_int_eq(header_count(req, "Host"), 1);
+	ck_assert_msg(strstr(req, "\r\nX-One: 1\r\n") != NULL, "%s", req);
+	ck_assert_msg(strstr(req, "\r\nX-Two: two words\r\n") != NULL, "%s", req);
+	ck_assert_msg(strstr(req, "\r\nContent-Length: 5\r\n") != NULL, "%s", req);
+	ck_assert_uint_ge(len, 5);
+	ck_assert_int_eq(memcmp(req + len - 5, body, 5), 0);
+	free(req);
+
+	/* Nothing set: a GET without a body, Host from the URL. */
+	s.method = NULL;
+	s.host = NULL;
+	s.n_headers = 0;
+	s.body = NULL;
+	s.body_len = 0;
+	req = probe_to(srv, &s, &len);
+	snprintf(host_line, sizeof(host_line), "\r\nHost: wire.mesh.test:%d\r\n", srv->port);
+	ck_assert_msg(strncmp(req, "GET /echo?x=1 HTTP/1.1\r\n", 24) == 0, "%s", req);
+	ck_assert_msg(strstr(req, host_line) != NULL, "%s", req);
+	ck_assert_int_eq(header_count(req, "Content-Length"), 0);
+	ck_assert_int_eq(header_count(req, "X-One"), 0);
+	ck_assert_msg(len >= 4 && strcmp(req + len - 4, "\r\n\r\n") == 0, "%s", req);
+	free(req);
+
+	/* A body without a method is a POST; a method without a body sends none. */
+	s.body = "ping";
+	req = probe_to(srv, &s, &len);
+	ck_assert_msg(strncmp(req, "POST /echo?x=1 HTTP/1.1\r\n", 25) == 0, "%s", req);
+	ck_assert_msg(strstr(req, "\r\nContent-Length: 4\r\n") != NULL, "%s", req);
+	ck_assert_msg(len >= 4 && strcmp(req + len - 4, "ping") == 0, "%s", req);
+	free(req);
+	s.body = NULL;
+	s.method = "DELETE";
+	req = probe_to(srv, &s, &len);
+	ck_assert_msg(strncmp(req, "DELETE /echo?x=1 HTTP/1.1\r\n", 27) == 0, "%s", req);
+	ck_assert_int_eq(header_count(req, "Content-Length"), 0);
+	free(req);
+	ck_assert_int_eq(atomic_load(&srv->requests), 4);
+	tsrv_stop(srv);
+	free(url);
+}
+END_TEST
+
+/*
+ * nginx with one cleartext HTTP/2 server (h2c with prior knowledge), which
+ * mc_nginx_start does not write: its plaintext servers speak HTTP/1.1. The
+ * process is forked here, so it is ours, and mc_nginx_stop stops it by PID.
+ */
+static struct mc_nginx *
+h2c_nginx_start(const char *d, int *port)
+{
+	char *conf = mc_xasprintf("%s/nginx.conf", d), *prefix = mc_xasprintf("%s/", d);
+	char *errlog = mc_xasprintf("%s/error.log", d), *out = mc_xasprintf("%s/stderr.log", d);
+	char *tmp = mc_xasprintf("%s/tmp", d);
+	const char *bin = mc_nginx_binary();
+	struct mc_nginx *n = NULL;
+	char err[MC_ERRLEN];
+	pid_t parent = getpid();
+
+	ck_assert_ptr_nonnull(bin);
+	ck_assert_msg(mc_mkdir_p(tmp, 0755, err, sizeof(err)) == 0, "%s", err);
+	/* A port can be taken between the probe and nginx's bind: try a few times. */
+	for (int attempt = 0; attempt < 3 && n == NULL; attempt++) {
+		char *text;
+		double deadline;
+		pid_t pid;
+		bool up = false;
+
+		*port = free_port();
+		text = mc_xasprintf("daemon off;\n"
+				    "master_process on;\n"
+				    "worker_processes 1;\n"
+				    "pid %s/nginx.pid;\n"
+				    "error_log %s warn;\n"
+				    "events { worker_connections 64; }\n"
+				    "http {\n"
+				    "    access_log off;\n"
+				    "    client_body_temp_path %s/body;\n"
+				    "    proxy_temp_path %s/proxy;\n"
+				    "    fastcgi_temp_path %s/fastcgi;\n"
+				    "    uwsgi_temp_path %s/uwsgi;\n"
+				    "    scgi_temp_path %s/scgi;\n"
+				    "    server {\n"
+				    "        listen %s:%d http2;\n"
+				    "        location / { default_type text/plain; return 200 \"h2c ok\"; }\n"
+				    "    }\n"
+				    "}\n",
+				    d, errlog, tmp, tmp, tmp, tmp, tmp, ADDR, *port);
+		ck_assert_msg(mc_file_write(conf, text, strlen(text), 0644, err, sizeof(err)) == 0, "%s", err);
+		free(text);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+			setpgid(0, 0);
+			/* If the test process dies without stopping it, nginx goes too. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)
+				_exit(127);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+			execl(bin, "nginx", "-p", prefix, "-e", errlog, "-c", conf, (char *)NULL);
+			_exit(127);
+		}
+		setpgid(pid, pid);
+		deadline = mc_monotonic() + 5;
+		while (!up && mc_monotonic() < deadline) {
+			if (waitpid(pid, NULL, WNOHANG) == pid) {
+				pid = 0;
+				break;
+			}
+			up = port_open(*port);
+			if (!up)
+				sleep_ms(20);
+		}
+		if (up) {
+			n = mc_xcalloc(1, sizeof(*n));
+			n->pid = pid;
+			n->dir = mc_xstrdup(d);
+			n->conf = mc_xstrdup(conf);
+		} else if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	if (n == NULL) {
+		char *log = NULL;
+
+		mc_file_read(out, 1 << 16, &log, NULL, err, sizeof(err));
+		ck_abort_msg("nginx with an h2c server did not start: %s", log != NULL ? log : err);
+	}
+	free(conf);
+	free(prefix);
+	free(errlog);
+	free(out);
+	free(tmp);
+	return n;
+}
+
+/*
+ * HTTP/2 with prior knowledge on cleartext: one probe, then a short load.
+ * libcurl before 8.0 cannot reuse such a connection, and the engine then
+ * opens one per request and says so in the result's warning.
+ */
+START_TEST(probe_h2c)
+{
+	char *d = t_tmpdir();
+	int port;
+	struct mc_nginx *h2 = h2c_nginx_start(d, &port);
+	char *url = mc_xasprintf("http://%s:%d/", ADDR, port);
+	struct mc_probe_spec s = {0};
+	struct mc_probe_result r;
+	struct mc_load_options o = {0};
+	struct mc_load_result lr;
+
+	s.url = url;
+	s.version = MC_HTTP_H2C;
+	s.timeout_ms = 5000;
+	probe_ok(&s, &r);
+	ck_assert_msg(r.status == 200, "%s: %s", mc_xfer_error_name(r.error), r.message);
+	ck_assert_str_eq(r.http_version, "2");
+	ck_assert_str_eq(r.body, "h2c ok");
+	ck_assert(!r.tls);
+	ck_assert_str_eq(r.alpn, "");
+	mc_probe_result_free(&r);
+
+	o.req = s;
+	o.connections = 2;
+	o.count = 20;
+	o.duration = 30;
+	load_ok(&o, &lr);
+	ck_assert_msg(lr.codes[200] == 20, "%lld x 200, first error %s", (long long)lr.codes[200], lr.first_error);
+	if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
+		ck_assert_msg(strstr(lr.warning, "h2c") != NULL, "warning \"%s\"", lr.warning);
+	mc_load_result_clear(&lr);
+	mc_nginx_stop(h2);
+	mc_rm_rf(d);
+	free(d);
+	free(url);
+}
+END_TEST
 
 START_TEST(load_closed_count)
 {
@@ -668,6 +1301,132 @@ START_TEST(load_bad_options)
 }
 END_TEST
 
+/* The load engine classifies each reset as the probe does. */
+START_TEST(load_reset)
+{
+	struct tsrv *srv = tsrv_start(TSRV_RESET, 0, 0);
+	char *url = mc_xasprintf("http://%s:%d/", ADDR, srv->port);
+	struct mc_load_options o = {0};
+	struct mc_load_result r;
+
+	o.req.url = url;
+	o.req.timeout_ms = 5000;
+	o.connections = 2;
+	o.count = 20;
+	o.duration = 30;
+	load_ok(&o, &r);
+	ck_assert_int_eq(r.requests, 20);
+	ck_assert_int_eq(r.responses, 0);
+	ck_assert_msg(r.xfer_errors[MC_XFER_RESET] == 20, "%lld resets, first error %s",
+		      (long long)r.xfer_errors[MC_XFER_RESET], r.first_error);
+	ck_assert_msg(strncmp(r.first_error, "reset: ", 7) == 0, "%s", r.first_error);
+	mc_load_result_clear(&r);
+	tsrv_stop(srv);
+	free(url);
+}
+END_TEST
+
+/* Recorded latencies of at least min_us (whole buckets, so to within 1/1024). */
+static int64_t
+count_at_least(const struct mc_hist *h, int64_t min_us)
+{
+	int64_t lo, hi, n, sum = 0;
+	size_t cur = 0;
+
+	while (mc_hist_next(h, &cur, &lo, &hi, &n))
+		if (lo >= min_us)
+			sum += n;
+	return sum;
+}
+
+/*
+ * Coordinated omission. The scripted server answers at once except for one
+ * 500 ms stall of the whole server on its 200th request. At 200 req/s the
+ * open loop keeps to its schedule: the ~100 requests due during the stall
+ * wait for it, and their latency, counted from the intended send time as
+ * wrk2 and vegeta count it, shows the wait (from ~500 ms down to 0). So
+ * well over 1% of the 600 samples exceed 250 ms and p99 does too. A closed
+ * loop with one connection simply does not send while it waits: the stall
+ * is a single slow sample and p99 stays small. Only the max agrees.
+ */
+START_TEST(load_open_no_coordinated_omission)
+{
+	struct tsrv *srv = tsrv_start(TSRV_OK, 200, 500);
+	char *url = mc_xasprintf("http://%s:%d/", ADDR, srv->port);
+	struct mc_load_options o = {0};
+	struct mc_load_result r;
+	int64_t p99, max;
+
+	o.req.url = url;
+	o.req.timeout_ms = 5000;
+	o.connections = 4;
+	o.rate = 200;
+	o.duration = 3;
+	load_ok(&o, &r);
+	ck_assert_int_ge(atomic_load(&srv->requests), 200);    /* the stall did happen */
+	tsrv_stop(srv);
+	p99 = mc_hist_percentile(r.hist, 99);
+	max = mc_hist_max(r.hist);
+	printf("open loop: %lld requests, %lld late, p50 %lld us, p99 %lld us, max %lld us, %lld >= 250 ms\n",
+	       (long long)r.requests, (long long)r.late, (long long)mc_hist_percentile(r.hist, 50), (long long)p99,
+	       (long long)max, (long long)count_at_least(r.hist, 250000));
+	ck_assert_int_eq(r.requests, 600);
+	ck_assert_int_eq(r.codes[200], 600);
+	ck_assert_int_eq(r.unsent, 0);
+	ck_assert_msg(p99 >= 250000, "open loop p99 %lld us hides the stall", (long long)p99);
+	ck_assert_msg(max >= 450000, "open loop max %lld us", (long long)max);
+	/* Those due in the first half of the stall all waited at least 250 ms. */
+	ck_assert_int_ge(count_at_least(r.hist, 250000), 40);
+	ck_assert_int_ge(r.late, 50);
+	mc_load_result_clear(&r);
+
+	srv = tsrv_start(TSRV_OK, 200, 500);
+	free(url);
+	url = mc_xasprintf("http://%s:%d/", ADDR, srv->port);
+	o.req.url = url;
+	o.connections = 1;
+	o.rate = 0;
+	o.count = 600;
+	o.duration = 30;
+	load_ok(&o, &r);
+	tsrv_stop(srv);
+	p99 = mc_hist_percentile(r.hist, 99);
+	max = mc_hist_max(r.hist);
+	printf("closed loop: %lld requests, p50 %lld us, p99 %lld us, max %lld us, %lld >= 250 ms\n",
+	       (long long)r.requests, (long long)mc_hist_percentile(r.hist, 50), (long long)p99, (long long)max,
+	       (long long)count_at_least(r.hist, 250000));
+	ck_assert_int_eq(r.requests, 600);
+	ck_assert_int_eq(r.codes[200], 600);
+	ck_assert_msg(max >= 450000, "closed loop max %lld us", (long long)max);
+	ck_assert_msg(p99 < 100000, "closed loop p99 %lld us", (long long)p99);
+	ck_assert_int_eq(count_at_least(r.hist, 250000), 1);
+	mc_load_result_clear(&r);
+	free(url);
+}
+END_TEST
+
+/* The open loop's schedule against nginx: 1,000 req/s for 2 s is 2,000 requests at 1,000 req/s, within 1%. */
+START_TEST(load_open_rate_accuracy)
+{
+	struct mc_load_options o = {0};
+	struct mc_load_result r;
+	char *url = mc_xasprintf("http://%s:%d/", ADDR, port_plain);
+
+	o.req.url = url;
+	o.connections = 10;
+	o.rate = 1000;
+	o.duration = 2;
+	load_ok(&o, &r);
+	printf("open loop at 1000/s: %lld requests in %.4f s = %.2f req/s, %lld late, %lld unsent\n",
+	       (long long)r.requests, r.duration, r.rate_achieved, (long long)r.late, (long long)r.unsent);
+	ck_assert_msg(r.requests >= 1980 && r.requests <= 2020, "%lld requests", (long long)r.requests);
+	ck_assert_int_eq(r.codes[200], r.requests);
+	ck_assert_msg(fabs(r.rate_achieved - 1000) <= 10, "achieved %.2f req/s", r.rate_achieved);
+	mc_load_result_clear(&r);
+	free(url);
+}
+END_TEST
+
 static char *
 meshcheck(void)
 {
@@ -725,36 +1484,124 @@ START_TEST(cli_summary_and_refused)
 }
 END_TEST
 
+/* Entries of folder d other than . and .. */
+static int
+entries(const char *d)
+{
+	DIR *dp = opendir(d);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(dp);
+	while ((e = readdir(dp)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(dp);
+	return n;
+}
+
+/*
+ * Bad input exits 2 before any traffic, with a message that names what was
+ * wrong (the option and the value given), and leaves nothing behind: the
+ * command runs in an empty working folder with TMPDIR another empty one,
+ * and both are still empty afterwards. "@url" stands for a good URL and
+ * "@cert" for a real client certificate.
+ */
 START_TEST(cli_usage_errors)
 {
 	static const struct {
-		const char *args[4];
+		const char *args[6];
 		const char *message;
 	} cases[] = {
-		{{"--bogus", NULL}, "unknown option --bogus"},
-		{{"-c", "zero", NULL}, "-c/--connections takes a whole number"},
-		{{"-d", "soon", NULL}, "-d/--duration takes a duration"},
-		{{"--rate", "-5", NULL}, "-r/--rate"},
-		{{"--cacert", "/nonexistent/ca.pem", NULL}, "CA file /nonexistent/ca.pem"},
-		{{"--http2", "--h2c", NULL}, "exclude each other"},
-		{{"--extract", "(x", NULL}, "bad --extract regex"},
-		{{"-n", NULL}, "-n needs a value"},
+		{{"@url", "--bogus", NULL}, "unknown option --bogus"},
+		{{"@url", "-Z", NULL}, "unknown option -Z"},
+		{{"@url", "-c", "zero", NULL}, "-c/--connections takes a whole number from 1 to 100000, not \"zero\""},
+		{{"@url", "-c", "4x", NULL}, "-c/--connections takes a whole number from 1 to 100000, not \"4x\""},
+		{{"@url", "--connections", "", NULL}, "-c/--connections takes a whole number"},
+		{{"@url", "-d", "soon", NULL}, "-d/--duration takes a duration"},
+		{{"@url", "--rate", "-5", NULL}, "-r/--rate takes requests per second above 0, not \"-5\""},
+		{{"@url", "-r", "-0.5", NULL}, "-r/--rate takes requests per second above 0, not \"-0.5\""},
+		{{"@url", "--cacert", "/nonexistent/ca.pem", NULL}, "CA file /nonexistent/ca.pem"},
+		{{"@url", "--cert", "/nonexistent/client.pem", NULL}, "client certificate /nonexistent/client.pem"},
+		{{"@url", "--cert", "@cert", "--key", "/nonexistent/key.pem", NULL}, "client key /nonexistent/key.pem"},
+		{{"@url", "--http2", "--h2c", NULL}, "exclude each other"},
+		{{"@url", "--extract", "(x", NULL}, "bad --extract regex \"(x\""},
+		{{"@url", "--extract", "[z-a]", NULL}, "bad --extract regex \"[z-a]\""},
+		{{"@url", "--extract", "a{2,1}", NULL}, "bad --extract regex \"a{2,1}\""},
+		{{"@url", "-n", NULL}, "-n needs a value"},
+		{{"http://exa mple.test/", NULL}, "bad URL \"http://exa mple.test/\""},
+		{{"http://[::1/", NULL}, "bad URL \"http://[::1/\""},
+		{{"http://127.0.0.1:99999/", NULL}, "bad URL \"http://127.0.0.1:99999/\""},
+		{{"ftp://127.0.0.1/", NULL}, "URL \"ftp://127.0.0.1/\": only http:// and https://"},
+		{{"127.0.0.1 80", NULL}, "bad URL \"127.0.0.1 80\""},
+		{{NULL}, "give exactly one URL"},
 	};
 	char *url = mc_xasprintf("http://%s:%d/", ADDR, port_plain);
+	char *cwd = t_tmpdir(), *tmp = t_tmpdir();
 
+	/* Forked test: the folder and the environment are this test's own. */
+	ck_assert_int_eq(chdir(cwd), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tmp, 1), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *argv[8] = {meshcheck(), "load", url};
+		char *argv[10] = {meshcheck(), "load"};
 		char *out = NULL;
-		int n = 3, rc;
+		int n = 2, rc;
 
-		for (int k = 0; cases[i].args[k] != NULL; k++)
-			argv[n++] = (char *)cases[i].args[k];
+		for (int k = 0; cases[i].args[k] != NULL; k++) {
+			const char *a = cases[i].args[k];
+
+			argv[n++] = strcmp(a, "@url") == 0 ? url : strcmp(a, "@cert") == 0 ? client_chain : (char *)a;
+		}
 		argv[n] = NULL;
 		rc = t_run(argv, &out);
 		ck_assert_msg(rc == 2, "case %zu: exit %d: %s", i, rc, out);
 		ck_assert_msg(strstr(out, cases[i].message) != NULL, "case %zu: %s", i, out);
+		ck_assert_msg(strstr(out, "requests:") == NULL, "case %zu ran: %s", i, out);
 		free(out);
+		ck_assert_msg(entries(cwd) == 0 && entries(tmp) == 0, "case %zu left a file behind", i);
 	}
+	mc_rm_rf(cwd);
+	mc_rm_rf(tmp);
+	free(cwd);
+	free(tmp);
+	free(url);
+}
+END_TEST
+
+/*
+ * A certificate file that cannot be read. Root reads any file whatever its
+ * mode, so the case every user hits is a path that is not a file (here a
+ * folder, which open() accepts and read() refuses); for other users a
+ * mode-000 file is tried too. The command must refuse it as it refuses a
+ * missing file (exit 2, the path named), not run and count TLS errors.
+ */
+START_TEST(cli_unreadable_cert)
+{
+	char *url = mc_xasprintf("https://%s:%d/", NAME, port_mtls);
+	char *d = t_tmpdir(), *locked = t_write(d, "locked.pem", "-----BEGIN CERTIFICATE-----\n");
+	const char *paths[2] = {d, locked};
+	size_t npaths = geteuid() == 0 ? 1 : 2;
+	char *out[2] = {NULL, NULL};
+	int rc[2];
+
+	ck_assert_int_eq(chmod(locked, 0), 0);
+	if (npaths == 1)
+		printf("cli_unreadable_cert: running as root, mode 000 does not stop reads: only a folder is tried\n");
+	for (size_t i = 0; i < npaths; i++) {
+		char *argv[] = {meshcheck(), "load", url, "-n", "2", "-c", "1", "--cacert", root, "--resolve",
+				resolve_mtls, "--cert", (char *)paths[i], "--key", client_key, NULL};
+
+		rc[i] = t_run(argv, &out[i]);
+	}
+	/* Judged after the clean-up, so that a failure leaves nothing behind either. */
+	mc_rm_rf(d);
+	for (size_t i = 0; i < npaths; i++) {
+		ck_assert_msg(rc[i] == 2, "--cert %s: exit %d: %s", paths[i], rc[i], out[i]);
+		ck_assert_msg(strstr(out[i], paths[i]) != NULL, "--cert %s: %s", paths[i], out[i]);
+		free(out[i]);
+	}
+	free(d);
+	free(locked);
 	free(url);
 }
 END_TEST
@@ -780,6 +1627,12 @@ traffic_suite(void)
 	tcase_add_test(probe, probe_resolve_and_request_options);
 	tcase_add_test(probe, probe_bad_spec);
 	tcase_add_test(probe, classify_codes);
+	tcase_add_test(probe, probe_reset);
+	tcase_add_test(probe, probe_connect_timeout);
+	tcase_add_test(probe, probe_request_on_the_wire);
+	tcase_add_test(probe, probe_h2c);
+	/* Last of the probes, so that it waits a second at most for the one-second certificate to expire. */
+	tcase_add_test(probe, probe_tls_expired);
 	suite_add_tcase(s, probe);
 
 	tcase_set_timeout(load, 60);
@@ -791,12 +1644,16 @@ traffic_suite(void)
 	tcase_add_test(load, load_refused);
 	tcase_add_test(load, load_warmup_and_stop);
 	tcase_add_test(load, load_bad_options);
+	tcase_add_test(load, load_reset);
+	tcase_add_test(load, load_open_no_coordinated_omission);
+	tcase_add_test(load, load_open_rate_accuracy);
 	suite_add_tcase(s, load);
 
 	tcase_set_timeout(cli, 60);
 	tcase_add_test(cli, cli_json);
 	tcase_add_test(cli, cli_summary_and_refused);
 	tcase_add_test(cli, cli_usage_errors);
+	tcase_add_test(cli, cli_unreadable_cert);
 	tcase_add_unchecked_fixture(cli, NULL, teardown);
 	suite_add_tcase(s, cli);
 	return s;

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -118,10 +121,33 @@ mc_xfer_error_classify(CURLcode rc, long os_errno, const char *message)
 	}
 }
 
+/*
+ * A TLS file must be a regular file that can be opened and holds a PEM
+ * block: access() alone passes a directory, and anything at all for root,
+ * and the mistake would then show as a TLS error on every request.
+ */
 static bool
 readable(const char *path)
 {
-	return access(path, R_OK) == 0;
+	char head[8192];
+	struct stat sb;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return false;
+	}
+	n = read(fd, head, sizeof(head) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	head[n] = '\0';
+	ok = strstr(head, "-----BEGIN ") != NULL;
+	return ok;
 }
 
 int
@@ -172,11 +198,11 @@ mc_probe_spec_check(const struct mc_probe_spec *spec, char *err, size_t errlen)
 	if (spec->method != NULL && (*spec->method == '\0' || strpbrk(spec->method, " \t\r\n") != NULL))
 		return mc_err(err, errlen, EINVAL, "bad method \"%s\"", spec->method);
 	if (spec->cacert != NULL && !readable(spec->cacert))
-		return mc_err(err, errlen, ENOENT, "CA file %s: %s", spec->cacert, strerror(errno));
+		return mc_err(err, errlen, ENOENT, "CA file %s: not a readable PEM file", spec->cacert);
 	if (spec->cert != NULL && !readable(spec->cert))
-		return mc_err(err, errlen, ENOENT, "client certificate %s: %s", spec->cert, strerror(errno));
+		return mc_err(err, errlen, ENOENT, "client certificate %s: not a readable PEM file", spec->cert);
 	if (spec->key != NULL && !readable(spec->key))
-		return mc_err(err, errlen, ENOENT, "client key %s: %s", spec->key, strerror(errno));
+		return mc_err(err, errlen, ENOENT, "client key %s: not a readable PEM file", spec->key);
 	if (spec->key != NULL && spec->cert == NULL)
 		return mc_err(err, errlen, EINVAL, "a client key needs its certificate (--cert)");
 	return 0;
@@ -189,8 +215,10 @@ mc_probe_lists_free(struct mc_probe_lists *lists)
 		return;
 	curl_slist_free_all(lists->headers);
 	curl_slist_free_all(lists->resolve);
+	curl_slist_free_all(lists->connect_to);
 	lists->headers = NULL;
 	lists->resolve = NULL;
+	lists->connect_to = NULL;
 }
 
 /* Appends to a list, failing only when curl cannot allocate. */
@@ -219,6 +247,7 @@ mc_probe_configure(CURL *h, const struct mc_probe_spec *spec, struct mc_probe_li
 
 	lists->headers = NULL;
 	lists->resolve = NULL;
+	lists->connect_to = NULL;
 	ret = mc_probe_spec_check(spec, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -237,6 +266,8 @@ mc_probe_configure(CURL *h, const struct mc_probe_spec *spec, struct mc_probe_li
 	for (size_t i = 0; i < spec->n_resolve; i++)
 		if (list_add(&lists->resolve, spec->resolve[i]) < 0)
 			goto nomem;
+	if (spec->connect_to != NULL && list_add(&lists->connect_to, spec->connect_to) < 0)
+		goto nomem;
 
 	/* Options whose failure would be a bug (bad constant) are folded into rc with |=. */
 	rc |= curl_easy_setopt(h, CURLOPT_URL, spec->url);
@@ -255,6 +286,8 @@ mc_probe_configure(CURL *h, const struct mc_probe_spec *spec, struct mc_probe_li
 		rc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, lists->headers);
 	if (lists->resolve != NULL)
 		rc |= curl_easy_setopt(h, CURLOPT_RESOLVE, lists->resolve);
+	if (lists->connect_to != NULL)
+		rc |= curl_easy_setopt(h, CURLOPT_CONNECT_TO, lists->connect_to);
 	if (spec->body != NULL) {
 		size_t n = spec->body_len > 0 ? spec->body_len : strlen(spec->body);
 

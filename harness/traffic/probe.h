@@ -64,6 +64,7 @@ struct mc_probe_spec {
 	const char *host;              /* Host header override (:authority with HTTP/2) */
 	const char *const *resolve;    /* "HOST:PORT:ADDR" as curl --resolve, so names need no DNS */
 	size_t n_resolve;
+	const char *connect_to;        /* "HOST:PORT:ADDR:PORT2" as curl --connect-to: the URL stays, the socket goes there */
 	const char *const *headers;    /* "Name: value" */
 	size_t n_headers;
 	const char *body;              /* request body, or NULL */
@@ -92,6 +93,7 @@ int mc_probe_spec_check(const struct mc_probe_spec *spec, char *err, size_t errl
 struct mc_probe_lists {
 	struct curl_slist *headers;
 	struct curl_slist *resolve;
+	struct curl_slist *connect_to;
 };
 
 /*
