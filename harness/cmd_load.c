@@ -81,8 +81,11 @@ summary(const struct mc_load_options *o, const struct mc_load_result *r)
 	const char *method = o->req.method != NULL ? o->req.method : o->req.body != NULL ? "POST" : "GET";
 	bool first;
 
-	printf("load:        %s %s, %s loop, %d connection(s), %d thread(s), HTTP %s%s\n", method, o->req.url,
-	       r->open_loop ? "open" : "closed", r->connections, r->threads, mc_http_version_name(o->req.version),
+	printf("load:        %s %s, %s loop, %d connection(s)", method, o->req.url, r->open_loop ? "open" : "closed",
+	       r->connections);
+	if (r->streams > 1)
+		printf(" x %d streams", r->streams);
+	printf(", %d thread(s), HTTP %s%s\n", r->threads, mc_http_version_name(o->req.version),
 	       o->req.fresh ? ", a new connection per request" : "");
 	printf("requests:    %lld in %.2f s = %.1f req/s", (long long)r->requests, r->duration, r->rate_achieved);
 	if (r->open_loop)
@@ -154,6 +157,7 @@ usage(void)
 	       "start + i/R and its latency counts from that time, so a stalled server cannot hide.\n\n"
 	       "options:\n"
 	       "  -c, --connections N   concurrent connections (default 10)\n"
+	       "  --streams M           HTTP/2: M concurrent requests on each connection (default 1)\n"
 	       "  -d, --duration DUR    recorded time after the warm-up (default 10s; 500ms, 1.5s, 1m)\n"
 	       "  -n, --requests N      stop after N recorded requests (with -d: whichever comes first)\n"
 	       "  -r, --rate R          open loop at R requests/s\n"
@@ -214,9 +218,11 @@ mc_cmd_load(int argc, char **argv)
 	enum {
 		OPT_WARMUP = 256, OPT_FRESH, OPT_HTTP2, OPT_H2C, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_RESOLVE,
 		OPT_DATA, OPT_EXTRACT, OPT_EXTRACT_HEADER, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_JSON, OPT_SLACK,
+		OPT_STREAMS,
 	};
 	static const struct option longopts[] = {
 		{"connections", required_argument, NULL, 'c'},
+		{"streams", required_argument, NULL, OPT_STREAMS},
 		{"duration", required_argument, NULL, 'd'},
 		{"requests", required_argument, NULL, 'n'},
 		{"rate", required_argument, NULL, 'r'},
@@ -263,6 +269,11 @@ mc_cmd_load(int argc, char **argv)
 			if (!parse_int("-c/--connections", optarg, 1, 100000, &v))
 				return MC_EXIT_USAGE;
 			o.connections = (int)v;
+			break;
+		case OPT_STREAMS:
+			if (!parse_int("--streams", optarg, 1, 1000, &v))
+				return MC_EXIT_USAGE;
+			o.streams = (int)v;
 			break;
 		case 'n':
 			if (!parse_int("-n/--requests", optarg, 1, (long long)1 << 50, &v))
@@ -356,6 +367,14 @@ mc_cmd_load(int argc, char **argv)
 	}
 	if (v2 && h2c) {
 		fprintf(stderr, "meshcheck load: --http2 and --h2c exclude each other\n");
+		return MC_EXIT_USAGE;
+	}
+	if (o.streams > 1 && !v2 && !h2c) {
+		fprintf(stderr, "meshcheck load: --streams needs --http2 or --h2c\n");
+		return MC_EXIT_USAGE;
+	}
+	if (o.streams > 1 && o.req.fresh) {
+		fprintf(stderr, "meshcheck load: --streams and --fresh exclude each other\n");
 		return MC_EXIT_USAGE;
 	}
 	o.req.url = argv[optind];

@@ -17,6 +17,8 @@ static const struct mc_cmd commands[] = {
 	{"capture", "capture packets live and classify every TCP flow (TLS, HTTP/1, h2c, plaintext)", mc_cmd_capture},
 	{"pcap", "classify the flows of a pcap/pcapng file or stream and judge an expectation", mc_cmd_pcap},
 	{"load", "send requests (closed or open loop) and report latency percentiles, codes and responders", mc_cmd_load},
+	{"up", "bring up the local multi-cluster mesh and keep it running; print its addresses", mc_cmd_up},
+	{"down", "stop local meshes started by up", mc_cmd_down},
 	{"help", "show this help, or a command's help (help COMMAND)", cmd_help},
 	{"version", "print the version", cmd_version},
 };

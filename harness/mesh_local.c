@@ -461,6 +461,23 @@ topology_validate(const cJSON *t, const char *where, char *err, size_t errlen)
 	return 0;
 }
 
+/* True when id ("name@cluster") names a workload of topology t. */
+static bool
+workload_exists(const cJSON *t, const char *id)
+{
+	const cJSON *w;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(t, "workloads")) {
+		char *wid = mc_xasprintf("%s@%s", mc_json_str(w, "name", ""), mc_json_str(w, "cluster", ""));
+		bool same = strcmp(wid, id) == 0;
+
+		free(wid);
+		if (same)
+			return true;
+	}
+	return false;
+}
+
 int
 mc_mesh_validate(const struct mc_suite_def *def, char *err, size_t errlen)
 {
@@ -500,7 +517,18 @@ mc_mesh_validate(const struct mc_suite_def *def, char *err, size_t errlen)
 				    x->string);
 			goto out;
 		}
+		if (!workload_exists(t, x->string)) {
+			rc = mc_err(err, errlen, EINVAL, "%s.mtls: \"%s\" is not a workload of the topology (name@cluster)",
+				    where, x->string);
+			goto out;
+		}
 	}
+	cJSON_ArrayForEach(x, stopped)
+		if (!workload_exists(t, x->valuestring)) {
+			rc = mc_err(err, errlen, EINVAL, "%s.stopped: \"%s\" is not a workload of the topology (name@cluster)",
+				    where, x->valuestring);
+			goto out;
+		}
 	if (fi != NULL && cluster_of(cJSON_GetObjectItemCaseSensitive(t, "clusters"), fi) < 0)
 		rc = mc_err(err, errlen, EINVAL, "%s.foreign_intermediate: \"%s\" is not a cluster of the mesh", where, fi);
 out:

@@ -2,12 +2,19 @@
  * The load generator (see load.h).
  *
  * Each worker owns a multi handle driven by curl_multi_socket_action over
- * its own epoll set, and C_k easy handles ("slots") duplicated once from a
- * template configured by mc_probe_configure, so a request costs no handle
- * set-up: a finished handle is removed and re-added, and its connection
- * comes back from the multi's pool. Waits use ppoll on the epoll descriptor
- * when the next intended send time is less than a few milliseconds away,
- * because epoll_wait's millisecond timeout would make an open loop late.
+ * its own epoll set, and C_k x M easy handles ("slots": M streams on each of
+ * its C_k connections, M = 1 unless HTTP/2 multiplexes) duplicated once
+ * from a template configured by mc_probe_configure, so a request costs no
+ * handle set-up: a finished handle is removed and re-added, and its
+ * connection comes back from the multi's pool. Waits use ppoll on the
+ * epoll descriptor when the next intended send time is less than a few
+ * milliseconds away, because epoll_wait's millisecond timeout would make an
+ * open loop late.
+ *
+ * A keep-alive GET over HTTP/1.1 (plain or TLS, one address, no
+ * extraction) skips libcurl: see "the native HTTP/1.1 path" below. Its
+ * slots are connections driven by edge-triggered epoll, and it reports
+ * results and errors in curl's terms, so both paths count alike.
  *
  * Workers share nothing but read-only options, an atomic count of requests
  * left (closed loop with a count) and relaxed atomic progress counters; each
@@ -15,19 +22,30 @@
  */
 #include "load.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "util.h"
 
@@ -37,9 +55,12 @@
 #define DEFAULT_EXTRACT_MAX (64 * 1024)
 #define DEFAULT_HIST_HIGHEST (60LL * 1000 * 1000)
 #define MAX_CONNECTIONS 100000
+#define MAX_STREAMS 1000
 #define MAX_THREADS 64
 #define MAX_HEADER_VALUE 1024
-#define EVENTS 64
+#define EVENTS 256
+/* Receive buffer of a worker's native connections (one read takes a whole small response). */
+#define RAW_RBUF (64 * 1024)
 /* Longest sleep between looks at the stop flag in threads a signal does not interrupt. */
 #define STOP_POLL_US 50000
 /* Below this, waits use ppoll's nanosecond timeout instead of epoll_wait's milliseconds. */
@@ -67,6 +88,25 @@ struct slot {
 	size_t len;
 	size_t cap;
 	char errbuf[CURL_ERROR_SIZE];
+	/* Native HTTP/1.1 path: the slot is one connection. */
+	int fd;                     /* -1: not connected */
+	SSL *ssl;
+	int state;                  /* RS_* while busy */
+	bool reused;                /* the request went out on a kept-alive connection */
+	bool retried;
+	bool got_any;               /* a byte of the response arrived */
+	bool keep;                  /* the connection may carry the next request */
+	size_t sent;
+	int64_t deadline;           /* the request's timeout */
+	int64_t conn_deadline;      /* the connection's set-up timeout */
+	long status;
+	int body_mode;              /* BODY_* */
+	int chunk_state;            /* CH_* */
+	int64_t body_left;
+	int64_t body_got;
+	uint64_t chunk_left;
+	char *hbuf;                 /* a header block that arrived in pieces */
+	size_t hlen, hcap;
 };
 
 struct responder_slot {
@@ -75,8 +115,26 @@ struct responder_slot {
 	int64_t count;
 };
 
+/* What the native HTTP/1.1 path sends, and where. */
+struct raw_target {
+	bool on;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char *host;                 /* the URL's host, without brackets */
+	int port;
+	bool host_is_ip;
+	SSL_CTX *ctx;               /* https only */
+	bool sni;
+	bool verify_name;
+	char *request;              /* the request's bytes */
+	size_t request_len;
+	int64_t timeout_us;
+	int64_t connect_timeout_us;
+};
+
 /* Read-only during the run, except the atomics. */
 struct shared {
+	struct raw_target raw;
 	const struct mc_load_options *o;
 	CURL *tmpl;
 	int nthreads;
@@ -108,6 +166,9 @@ struct worker {
 	int64_t closed_at;          /* when intake closed */
 	int64_t next_index;         /* open loop: next global index (id + j * nthreads) */
 	int64_t stopped_at;         /* when the stop flag was seen; 0: not */
+	char *rbuf;                 /* native path: receive buffer */
+	int64_t raw_next_check;     /* native path: earliest timeout of a request in flight */
+	SSL_SESSION *tls_session;   /* native path: resumed by new connections */
 	bool has_re;
 	regex_t re;
 	/* Results. */
@@ -264,6 +325,8 @@ extract(struct worker *w, struct slot *s)
 	w->n_resp++;
 }
 
+static void raw_start(struct worker *w, struct slot *s, int64_t now);
+
 static void
 start(struct worker *w, int64_t start_us, bool record)
 {
@@ -276,14 +339,20 @@ start(struct worker *w, int64_t start_us, bool record)
 	if (s->buf != NULL)
 		s->buf[0] = '\0';
 	s->errbuf[0] = '\0';
-	curl_multi_add_handle(w->multi, s->easy);
+	if (w->sh->raw.on)
+		raw_start(w, s, w->sh->o->rate > 0 ? now_us() : start_us);
+	else
+		curl_multi_add_handle(w->multi, s->easy);
 }
 
-/* Records a finished transfer and frees its slot. */
+/*
+ * Records a finished request and frees its slot: rc CURLE_OK with the
+ * status and body size, or a transport error with the OS errno and the
+ * message in s->errbuf (curl's, or the native path's in curl's words).
+ */
 static void
-finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now)
+complete(struct worker *w, struct slot *s, CURLcode rc, long status, int64_t size, long os_errno, int64_t now)
 {
-	curl_multi_remove_handle(w->multi, s->easy);
 	s->busy = false;
 	w->free[w->nfree++] = s;
 	if (!s->record) {
@@ -291,12 +360,7 @@ finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now)
 		return;
 	}
 	if (rc == CURLE_OK) {
-		long status = 0;
-		curl_off_t size = 0;
-
-		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-		curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &size);
-		w->bytes += (int64_t)size;
+		w->bytes += size;
 		if (status >= 0 && status < MC_LOAD_MAX_CODE)
 			w->codes[status]++;
 		else
@@ -309,10 +373,8 @@ finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now)
 			atomic_store_explicit(&w->p_non2xx, atomic_load_explicit(&w->p_non2xx, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
 	} else {
-		long os_errno = 0;
 		enum mc_xfer_error e;
 
-		curl_easy_getinfo(s->easy, CURLINFO_OS_ERRNO, &os_errno);
 		if (s->errbuf[0] == '\0')
 			snprintf(s->errbuf, sizeof(s->errbuf), "%s", curl_easy_strerror(rc));
 		e = mc_xfer_error_classify(rc, os_errno, s->errbuf);
@@ -327,6 +389,955 @@ finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now)
 	if (now > w->last_done)
 		w->last_done = now;
 	atomic_store_explicit(&w->p_requests, w->responses + w->errors, memory_order_relaxed);
+}
+
+/* Records a transfer curl finished. */
+static void
+finish(struct worker *w, struct slot *s, CURLcode rc, int64_t now)
+{
+	long status = 0, os_errno = 0;
+	curl_off_t size = 0;
+
+	curl_multi_remove_handle(w->multi, s->easy);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &size);
+	} else {
+		curl_easy_getinfo(s->easy, CURLINFO_OS_ERRNO, &os_errno);
+	}
+	complete(w, s, rc, status, (int64_t)size, os_errno, now);
+}
+
+static void raw_step(struct worker *w, struct slot *s, int64_t now);
+
+/*
+ * --- the native HTTP/1.1 path ---
+ *
+ * libcurl spends about 30 us of CPU on a keep-alive HTTP/1.1 request (a
+ * liveness poll and a readiness poll per transfer, URL parsing, header
+ * building, a dozen allocations), which makes the client, not the server,
+ * the bottleneck of a load on a few cores. For the common case the engine
+ * speaks HTTP/1.1 itself: the request bytes are built once (as curl would
+ * word them), each connection is registered once with edge-triggered
+ * epoll, and a request costs one send and one read. Responses are parsed
+ * for the status, Content-Length, chunked encoding and Connection; a
+ * kept-alive connection that died idle gets the request again once, on a
+ * new connection, as curl does.
+ */
+
+/* Connection state of a native slot. */
+enum {
+	RS_CONNECTING = 1,
+	RS_HANDSHAKE,
+	RS_SEND,
+	RS_HEAD,
+	RS_BODY,
+};
+
+/* How the end of a response body is found. */
+enum {
+	BODY_NONE,
+	BODY_LENGTH,
+	BODY_CHUNKED,
+	BODY_CLOSE,
+};
+
+/* Chunked decoding steps. */
+enum {
+	CH_SIZE,
+	CH_EXT,
+	CH_DATA,
+	CH_DATA_END,
+	CH_TRAILER,
+	CH_TRAILER_LINE,
+};
+
+static void
+raw_close(struct slot *s)
+{
+	if (s->ssl != NULL) {
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	if (s->fd >= 0) {
+		close(s->fd);           /* also leaves the epoll set */
+		s->fd = -1;
+	}
+	s->hlen = 0;
+}
+
+/* Ends the request in flight with a transport error described like curl does. */
+static void __attribute__((format(printf, 6, 7)))
+raw_fail(struct worker *w, struct slot *s, int64_t now, CURLcode rc, long os_errno, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->errbuf, sizeof(s->errbuf), fmt, ap);
+	va_end(ap);
+	raw_close(s);
+	complete(w, s, rc, 0, 0, os_errno, now);
+}
+
+/* Starts a connection: TCP connect, then (https) the handshake. 0 or -1 after raw_fail. */
+static int
+raw_connect(struct worker *w, struct slot *s, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	struct epoll_event ev = {0};
+	int one = 1;
+
+	s->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		raw_fail(w, s, now, CURLE_COULDNT_CONNECT, errno, "Could not create a socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/*
+	 * Edge-triggered, both directions, once for the connection's life:
+	 * a request then costs no epoll_ctl, only its write and its read.
+	 */
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = s;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+		raw_fail(w, s, now, CURLE_COULDNT_CONNECT, errno, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
+	s->conn_deadline = now + t->connect_timeout_us;
+	if (s->conn_deadline < w->raw_next_check)
+		w->raw_next_check = s->conn_deadline;
+	s->reused = false;
+	s->state = RS_CONNECTING;
+	if (connect(s->fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
+		int e = errno;
+
+		raw_fail(w, s, now, CURLE_COULDNT_CONNECT, e, "Failed to connect to %s port %d after 0 ms: %s",
+			 t->host, t->port, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+/* Gives the request to a free slot; its connection is kept from the previous request when it can be. */
+static void
+raw_start(struct worker *w, struct slot *s, int64_t now)
+{
+	s->deadline = now + w->sh->raw.timeout_us;
+	if (s->deadline < w->raw_next_check)
+		w->raw_next_check = s->deadline;
+	s->retried = false;
+	s->got_any = false;
+	s->sent = 0;
+	s->hlen = 0;
+	s->body_got = 0;
+	if (s->fd < 0) {
+		if (raw_connect(w, s, now) < 0)
+			return;
+	} else {
+		s->reused = true;
+		s->state = RS_SEND;
+	}
+	raw_step(w, s, now);
+}
+
+/*
+ * A kept-alive connection died under a request that got no answer: the
+ * server closed it while it was idle. Like curl, send the request once more
+ * on a new connection. Returns true when it did.
+ */
+static bool
+raw_retry(struct worker *w, struct slot *s, int64_t now)
+{
+	if (!s->reused || s->retried || s->got_any)
+		return false;
+	raw_close(s);
+	s->retried = true;
+	s->sent = 0;
+	if (raw_connect(w, s, now) == 0)
+		raw_step(w, s, now);
+	return true;
+}
+
+/* Reads into buf: bytes read, 0 at the end of the stream, -1 when it would block, -2 on an error (errbuf set). */
+static ssize_t
+raw_read(struct slot *s, char *buf, size_t cap, long *os_errno)
+{
+	ssize_t n;
+
+	if (s->ssl == NULL) {
+		n = read(s->fd, buf, cap);
+		if (n >= 0)
+			return n;
+		if (errno == EAGAIN || errno == EINTR)
+			return -1;
+		*os_errno = errno;
+		snprintf(s->errbuf, sizeof(s->errbuf), "Recv failure: %s", strerror(errno));
+		return -2;
+	}
+	n = SSL_read(s->ssl, buf, (int)(cap > INT_MAX ? INT_MAX : cap));
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(s->ssl, (int)n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0)
+			return 0;
+		*os_errno = errno;
+		snprintf(s->errbuf, sizeof(s->errbuf), "Recv failure: %s", strerror(errno));
+		ERR_clear_error();
+		return -2;
+	default: {
+		char msg[200];
+
+		ERR_error_string_n(ERR_get_error(), msg, sizeof(msg));
+		snprintf(s->errbuf, sizeof(s->errbuf), "OpenSSL SSL_read: %s", msg);
+		ERR_clear_error();
+		return -2;
+	}
+	}
+}
+
+/* Writes what is left of the request: 1 all sent, 0 would block, -1 on an error (errbuf set). */
+static int
+raw_send(struct worker *w, struct slot *s, long *os_errno)
+{
+	const struct raw_target *t = &w->sh->raw;
+
+	while (s->sent < t->request_len) {
+		const char *p = t->request + s->sent;
+		size_t left = t->request_len - s->sent;
+		ssize_t n;
+
+		if (s->ssl == NULL) {
+			n = send(s->fd, p, left, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					return 0;
+				*os_errno = errno;
+				snprintf(s->errbuf, sizeof(s->errbuf), "Send failure: %s", strerror(errno));
+				return -1;
+			}
+		} else {
+			n = SSL_write(s->ssl, p, (int)left);
+			if (n <= 0) {
+				int e = SSL_get_error(s->ssl, (int)n);
+
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+					return 0;
+				*os_errno = e == SSL_ERROR_SYSCALL ? errno : 0;
+				snprintf(s->errbuf, sizeof(s->errbuf), "Send failure: %s",
+					 *os_errno != 0 ? strerror((int)*os_errno) : "TLS error");
+				ERR_clear_error();
+				return -1;
+			}
+		}
+		s->sent += (size_t)n;
+	}
+	return 1;
+}
+
+/* Drives the TLS handshake: 1 done, 0 would block, -1 after raw_fail. */
+static int
+raw_handshake(struct worker *w, struct slot *s, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	int n, e;
+
+	if (s->ssl == NULL) {
+		s->ssl = SSL_new(t->ctx);
+		if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
+			raw_fail(w, s, now, CURLE_SSL_CONNECT_ERROR, 0, "SSL: cannot create a connection");
+			return -1;
+		}
+		if (t->sni)
+			SSL_set_tlsext_host_name(s->ssl, t->host);
+		if (t->verify_name) {
+			if (t->host_is_ip)
+				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), t->host);
+			else
+				SSL_set1_host(s->ssl, t->host);
+		}
+		if (w->tls_session != NULL)
+			SSL_set_session(s->ssl, w->tls_session);
+		SSL_set_connect_state(s->ssl);
+	}
+	n = SSL_connect(s->ssl);
+	if (n == 1) {
+		/* Resumption for the next connection of this worker, as curl's session cache does. */
+		if (w->tls_session == NULL)
+			w->tls_session = SSL_get1_session(s->ssl);
+		return 1;
+	}
+	e = SSL_get_error(s->ssl, n);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	if (SSL_get_verify_result(s->ssl) != X509_V_OK) {
+		long v = SSL_get_verify_result(s->ssl);
+
+		ERR_clear_error();
+		raw_fail(w, s, now, CURLE_PEER_FAILED_VERIFICATION, 0, "SSL certificate problem: %s",
+			 X509_verify_cert_error_string(v));
+	} else if (e == SSL_ERROR_SYSCALL) {
+		int en = errno;
+
+		ERR_clear_error();
+		raw_fail(w, s, now, CURLE_SSL_CONNECT_ERROR, en, "OpenSSL SSL_connect: %s in connection to %s:%d",
+			 en != 0 ? strerror(en) : "connection closed", t->host, t->port);
+	} else {
+		char msg[200];
+
+		ERR_error_string_n(ERR_get_error(), msg, sizeof(msg));
+		ERR_clear_error();
+		raw_fail(w, s, now, CURLE_SSL_CONNECT_ERROR, 0, "OpenSSL SSL_connect: %s", msg);
+	}
+	return -1;
+}
+
+/* Case-insensitive search of a token in a header value. */
+static bool
+has_token(const char *v, size_t len, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(v + i, tok, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Parses a complete response header block (len bytes up to and including
+ * its empty line). Returns 0, or -1 when it is not HTTP/1.x.
+ */
+static int
+raw_parse_head(struct slot *s, const char *p, size_t len)
+{
+	const char *end = p + len, *line, *eol;
+	bool http10, keepalive = false, close_conn = false, chunked = false;
+	int64_t length = -1;
+
+	if (len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ' || p[9] < '0' || p[9] > '9' ||
+	    p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9')
+		return -1;
+	http10 = p[7] == '0';
+	s->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	line = memchr(p, '\n', len);
+	for (line = line + 1; line < end; line = eol + 1) {
+		const char *colon, *v, *ve;
+		size_t nlen;
+
+		eol = memchr(line, '\n', (size_t)(end - line));
+		if (eol == NULL)
+			break;
+		colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon == NULL)
+			continue;
+		nlen = (size_t)(colon - line);
+		v = colon + 1;
+		ve = eol;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		if (nlen == 14 && strncasecmp(line, "content-length", 14) == 0) {
+			char *e;
+
+			length = strtoll(v, &e, 10);
+			if (e == v || length < 0)
+				return -1;
+		} else if (nlen == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) {
+			chunked = has_token(v, (size_t)(ve - v), "chunked");
+		} else if (nlen == 10 && strncasecmp(line, "connection", 10) == 0) {
+			close_conn = has_token(v, (size_t)(ve - v), "close");
+			keepalive = has_token(v, (size_t)(ve - v), "keep-alive");
+		}
+	}
+	s->keep = !close_conn && (!http10 || keepalive);
+	s->body_got = 0;
+	if (s->status == 204 || s->status == 304 || (s->status >= 100 && s->status < 200)) {
+		s->body_mode = BODY_NONE;
+	} else if (chunked) {
+		s->body_mode = BODY_CHUNKED;
+		s->chunk_state = CH_SIZE;
+		s->chunk_left = 0;
+	} else if (length >= 0) {
+		s->body_mode = BODY_LENGTH;
+		s->body_left = length;
+	} else {
+		s->body_mode = BODY_CLOSE;
+		s->keep = false;
+	}
+	return 0;
+}
+
+/* Consumes body bytes: returns how many belong to this response; sets *done at its end. -1: bad chunking. */
+static ssize_t
+raw_body(struct slot *s, const char *p, size_t len, bool *done)
+{
+	size_t i = 0;
+
+	switch (s->body_mode) {
+	case BODY_NONE:
+		*done = true;
+		return 0;
+	case BODY_CLOSE:
+		s->body_got += (int64_t)len;
+		return (ssize_t)len;
+	case BODY_LENGTH: {
+		size_t n = (uint64_t)s->body_left < len ? (size_t)s->body_left : len;
+
+		s->body_left -= (int64_t)n;
+		s->body_got += (int64_t)n;
+		*done = s->body_left == 0;
+		return (ssize_t)n;
+	}
+	}
+	while (i < len) {
+		char c = p[i];
+
+		switch (s->chunk_state) {
+		case CH_SIZE:
+			i++;
+			if (c >= '0' && c <= '9')
+				s->chunk_left = s->chunk_left * 16 + (uint64_t)(c - '0');
+			else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				s->chunk_left = s->chunk_left * 16 + (uint64_t)((c | 0x20) - 'a' + 10);
+			else if (c == ';' || c == ' ' || c == '\t' || c == '\r')
+				s->chunk_state = CH_EXT;
+			else if (c == '\n')
+				s->chunk_state = s->chunk_left > 0 ? CH_DATA : CH_TRAILER;
+			else
+				return -1;
+			if (s->chunk_left > ((uint64_t)1 << 56))
+				return -1;
+			break;
+		case CH_EXT:
+			i++;
+			if (c == '\n')
+				s->chunk_state = s->chunk_left > 0 ? CH_DATA : CH_TRAILER;
+			break;
+		case CH_DATA: {
+			size_t n = s->chunk_left < len - i ? (size_t)s->chunk_left : len - i;
+
+			i += n;
+			s->chunk_left -= n;
+			s->body_got += (int64_t)n;
+			if (s->chunk_left == 0)
+				s->chunk_state = CH_DATA_END;
+			break;
+		}
+		case CH_DATA_END:
+			i++;
+			if (c == '\n')
+				s->chunk_state = CH_SIZE;
+			else if (c != '\r')
+				return -1;
+			break;
+		case CH_TRAILER:
+			i++;
+			if (c == '\n') {
+				*done = true;
+				return (ssize_t)i;
+			}
+			if (c != '\r')
+				s->chunk_state = CH_TRAILER_LINE;
+			break;
+		case CH_TRAILER_LINE:
+			i++;
+			if (c == '\n')
+				s->chunk_state = CH_TRAILER;
+			break;
+		}
+	}
+	return (ssize_t)i;
+}
+
+/* End of the header block in p[0..len): offset past its empty line, or 0 when not there yet. */
+static size_t
+head_end(const char *p, size_t len, size_t from)
+{
+	const char *nl;
+
+	while (from < len && (nl = memchr(p + from, '\n', len - from)) != NULL) {
+		size_t i = (size_t)(nl - p) + 1;
+
+		if (i < len && p[i] == '\n')
+			return i + 1;
+		if (i + 1 < len && p[i] == '\r' && p[i + 1] == '\n')
+			return i + 2;
+		from = i;
+	}
+	return 0;
+}
+
+/*
+ * Feeds received bytes to the response parser. Returns 1 when the response
+ * is complete, 0 when more is needed, -1 on a malformed response.
+ */
+static int
+raw_consume(struct slot *s, const char *p, size_t len)
+{
+	while (len > 0) {
+		bool done = false;
+		ssize_t used;
+
+		if (s->state == RS_HEAD) {
+			size_t at, old = s->hlen;
+			const char *h = p;
+			size_t hl = len;
+
+			if (old > 0) {
+				/* The block arrived in pieces: gather it in the slot's buffer. */
+				if (old + len > MC_PROBE_MAX_HEADERS)
+					return -1;
+				if (old + len > s->hcap) {
+					s->hcap = old + len + 1024;
+					s->hbuf = mc_xrealloc(s->hbuf, s->hcap);
+				}
+				memcpy(s->hbuf + old, p, len);
+				s->hlen += len;
+				h = s->hbuf;
+				hl = s->hlen;
+			}
+			at = head_end(h, hl, old > 3 ? old - 3 : 0);
+			if (at == 0) {
+				if (old == 0) {
+					if (len > MC_PROBE_MAX_HEADERS)
+						return -1;
+					if (len > s->hcap) {
+						s->hcap = len + 1024;
+						s->hbuf = mc_xrealloc(s->hbuf, s->hcap);
+					}
+					memcpy(s->hbuf, p, len);
+					s->hlen = len;
+				}
+				return 0;
+			}
+			if (raw_parse_head(s, h, at) < 0)
+				return -1;
+			/* Bytes of p after the block. */
+			used = (ssize_t)(at - old);
+			s->hlen = 0;
+			p += used;
+			len -= (size_t)used;
+			if (s->status >= 100 && s->status < 200) {
+				if (s->status == 101)
+					return -1;
+				continue;       /* an interim response: the real one follows */
+			}
+			s->state = RS_BODY;
+			if (s->body_mode == BODY_NONE || (s->body_mode == BODY_LENGTH && s->body_left == 0)) {
+				/* Bytes after the response were not asked for: do not trust the connection. */
+				if (len > 0)
+					s->keep = false;
+				return 1;
+			}
+			continue;
+		}
+		used = raw_body(s, p, len, &done);
+		if (used < 0)
+			return -1;
+		if (done) {
+			/* Bytes after the response were not asked for: do not trust the connection. */
+			if ((size_t)used < len)
+				s->keep = false;
+			return 1;
+		}
+		p += used;
+		len -= (size_t)used;
+	}
+	return 0;
+}
+
+/* Finishes a response: recorded, and the connection kept for the slot's next request or closed. */
+static void
+raw_done(struct worker *w, struct slot *s, int64_t now)
+{
+	if (!s->keep)
+		raw_close(s);
+	complete(w, s, CURLE_OK, s->status, s->body_got, 0, now);
+}
+
+/* Advances a busy slot as far as its socket allows. */
+static void
+raw_step(struct worker *w, struct slot *s, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	long os_errno = 0;
+	int rc;
+
+	switch (s->state) {
+	case RS_CONNECTING: {
+		int e = 0;
+		socklen_t el = sizeof(e);
+
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+			e = errno;
+		if (e == 0) {
+			struct sockaddr_storage peer;
+			socklen_t pl = sizeof(peer);
+
+			/* Not connected yet and no error: the connect is still in progress. */
+			if (getpeername(s->fd, (struct sockaddr *)&peer, &pl) < 0)
+				return;
+		} else {
+			raw_fail(w, s, now, CURLE_COULDNT_CONNECT, e, "Failed to connect to %s port %d after %lld ms: %s",
+				 t->host, t->port, (long long)((now - (s->conn_deadline - t->connect_timeout_us)) / 1000),
+				 strerror(e));
+			return;
+		}
+		s->state = t->ctx != NULL ? RS_HANDSHAKE : RS_SEND;
+		if (s->state == RS_SEND)
+			break;
+	}
+		/* fall through */
+	case RS_HANDSHAKE:
+		s->state = RS_HANDSHAKE;
+		rc = raw_handshake(w, s, now);
+		if (rc <= 0)
+			return;
+		s->state = RS_SEND;
+		break;
+	default:
+		break;
+	}
+	if (s->state == RS_SEND) {
+		rc = raw_send(w, s, &os_errno);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			if (!raw_retry(w, s, now))
+				raw_fail(w, s, now, CURLE_SEND_ERROR, os_errno, "%s", s->errbuf);
+			return;
+		}
+		s->state = RS_HEAD;
+		s->hlen = 0;
+		s->got_any = false;
+		/*
+		 * No read now: the answer cannot be there yet, and its arrival
+		 * raises a fresh edge. Trying would cost a read per request that
+		 * only returns EAGAIN.
+		 */
+		return;
+	}
+	for (;;) {
+		ssize_t n = raw_read(s, w->rbuf, RAW_RBUF, &os_errno);
+
+		if (n == -1)
+			return;
+		if (n == -2) {
+			if (!raw_retry(w, s, now))
+				raw_fail(w, s, now, CURLE_RECV_ERROR, os_errno, "%s", s->errbuf);
+			return;
+		}
+		if (n == 0) {
+			if (s->state == RS_BODY && s->body_mode == BODY_CLOSE) {
+				raw_done(w, s, now);
+			} else if (raw_retry(w, s, now)) {
+				/* sent again on a new connection */
+			} else if (!s->got_any) {
+				raw_fail(w, s, now, CURLE_GOT_NOTHING, 0, "Empty reply from server");
+			} else if (s->state == RS_BODY && s->body_mode == BODY_LENGTH) {
+				raw_fail(w, s, now, CURLE_PARTIAL_FILE, 0, "transfer closed with %lld bytes remaining to read",
+					 (long long)s->body_left);
+			} else {
+				raw_fail(w, s, now, CURLE_PARTIAL_FILE, 0, "transfer closed in the middle of the response");
+			}
+			return;
+		}
+		s->got_any = true;
+		rc = raw_consume(s, w->rbuf, (size_t)n);
+		if (rc < 0) {
+			raw_fail(w, s, now, CURLE_WEIRD_SERVER_REPLY, 0, "Unsupported or malformed HTTP/1.1 response");
+			return;
+		}
+		if (rc > 0) {
+			raw_done(w, s, now);
+			return;
+		}
+	}
+}
+
+/* An event on a native connection. */
+static void
+raw_event(struct worker *w, struct slot *s, uint32_t events, int64_t now)
+{
+	if (!s->busy) {
+		char c;
+
+		/*
+		 * An idle kept-alive connection: a close or an error ends it, and
+		 * so does data nobody asked for. A read edge with nothing to
+		 * read is the tail of the last response's arrival: harmless.
+		 */
+		if (s->fd < 0)
+			return;
+		if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+		    ((events & EPOLLIN) && recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0))
+			raw_close(s);
+		return;
+	}
+	raw_step(w, s, now);
+}
+
+/* Ends the native requests whose connect or total time is up; sets the next time to look. */
+static void
+raw_timeouts(struct worker *w, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	int64_t next = INT64_MAX;
+
+	for (int i = 0; i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+		bool connecting;
+
+		if (!s->busy)
+			continue;
+		connecting = s->state == RS_CONNECTING || s->state == RS_HANDSHAKE;
+		if (now >= s->deadline) {
+			raw_fail(w, s, now, CURLE_OPERATION_TIMEDOUT, ETIMEDOUT,
+				 "Operation timed out after %lld milliseconds with %lld bytes received",
+				 (long long)(t->timeout_us / 1000), (long long)s->body_got);
+			continue;
+		}
+		if (connecting && now >= s->conn_deadline) {
+			raw_fail(w, s, now, CURLE_OPERATION_TIMEDOUT, ETIMEDOUT, "Connection timed out after %lld milliseconds",
+				 (long long)(t->connect_timeout_us / 1000));
+			continue;
+		}
+		if (s->deadline < next)
+			next = s->deadline;
+		if (connecting && s->conn_deadline < next)
+			next = s->conn_deadline;
+	}
+	w->raw_next_check = next;
+}
+
+/* Fills sa from a numeric address (IPv6 in brackets or not); false when it is not one. */
+static bool
+numeric_addr(const char *a, size_t len, int port, struct sockaddr_storage *sa, socklen_t *salen)
+{
+	char buf[INET6_ADDRSTRLEN + 2];
+	struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+
+	if (len >= 2 && a[0] == '[' && a[len - 1] == ']') {
+		a++;
+		len -= 2;
+	}
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, a, len);
+	buf[len] = '\0';
+	memset(sa, 0, sizeof(*sa));
+	if (inet_pton(AF_INET, buf, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*salen = sizeof(*v4);
+		return true;
+	}
+	if (inet_pton(AF_INET6, buf, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*salen = sizeof(*v6);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The one address of host:port: a --resolve entry, a literal, or a name
+ * with a single address. False when curl's choice could differ (several
+ * addresses, where curl races them; no address, which curl reports per
+ * request): such loads stay on curl.
+ */
+static bool
+raw_address(struct raw_target *t, const struct mc_probe_spec *req)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	char port[16];
+	bool ok;
+
+	for (size_t i = 0; i < req->n_resolve; i++) {
+		const char *e = req->resolve[i], *c1 = strchr(e, ':'), *c2, *a, *ae;
+
+		if (c1 == NULL || (c2 = strchr(c1 + 1, ':')) == NULL)
+			continue;
+		if ((size_t)(c1 - e) != strlen(t->host) || strncasecmp(e, t->host, (size_t)(c1 - e)) != 0 ||
+		    atoi(c1 + 1) != t->port)
+			continue;
+		a = c2 + 1;
+		ae = strchr(a, ',');
+		if (ae != NULL)
+			return false;
+		ae = a + strlen(a);
+		return numeric_addr(a, (size_t)(ae - a), t->port, &t->addr, &t->addrlen);
+	}
+	if (t->host_is_ip)
+		return numeric_addr(t->host, strlen(t->host), t->port, &t->addr, &t->addrlen);
+	snprintf(port, sizeof(port), "%d", t->port);
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(t->host, port, &hints, &ai) != 0)
+		return false;
+	ok = ai != NULL && ai->ai_next == NULL && ai->ai_addrlen <= sizeof(t->addr);
+	if (ok) {
+		memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+		t->addrlen = ai->ai_addrlen;
+	}
+	freeaddrinfo(ai);
+	return ok;
+}
+
+/* The TLS context of the native path, set up as mc_probe_configure sets up curl's. NULL: leave it to curl. */
+static SSL_CTX *
+raw_tls(const struct mc_probe_spec *req)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* A server that closes without close_notify ends a response read to the end, as with curl. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0)
+		goto fail;
+	if (req->insecure) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		if (req->cacert != NULL ? SSL_CTX_load_verify_locations(ctx, req->cacert, NULL) != 1 :
+					  SSL_CTX_set_default_verify_paths(ctx) != 1)
+			goto fail;
+	}
+	if (req->cert != NULL &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, req->cert) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(ctx, req->key != NULL ? req->key : req->cert, SSL_FILETYPE_PEM) != 1 ||
+	     SSL_CTX_check_private_key(ctx) != 1))
+		goto fail;
+	return ctx;
+fail:
+	/* curl reports the same problem on each request: let it. */
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* Whether a header of the list is named name. */
+static bool
+has_header(const struct mc_probe_spec *req, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strncasecmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
+			return true;
+	return req->host != NULL && strcasecmp(name, "Host") == 0;
+}
+
+/*
+ * Decides whether the native HTTP/1.1 path sends this load: a keep-alive
+ * GET over HTTP/1.1, plain or TLS, to a single address, without response
+ * extraction or headers curl would rewrite. It then builds the request
+ * bytes once, as curl would send them. Anything else stays on curl.
+ * Returns 0 (t->on tells which) or -ENOMEM.
+ */
+static int
+raw_setup(struct shared *sh, const struct mc_probe_spec *req)
+{
+	const struct mc_load_options *o = sh->o;
+	struct raw_target *t = &sh->raw;
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
+	unsigned char probe[sizeof(struct in6_addr)];
+	bool https, eligible = false;
+	size_t hl;
+	CURLU *u;
+	FILE *f;
+
+	if (req->version != MC_HTTP_1_1 || req->fresh || req->body != NULL || o->extract != NULL || o->streams > 1 ||
+	    (req->method != NULL && strcmp(req->method, "GET") != 0))
+		return 0;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const char *c = strchr(req->headers[i], ':');
+
+		/* "Name:" (curl drops the header) or "Name;" (sent empty): curl's rules, curl's path. */
+		if (c == NULL || c[strspn(c + 1, " \t") + 1] == '\0')
+			return 0;
+	}
+	u = curl_url();
+	if (u == NULL)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK || strchr(host, '%') != NULL)
+		goto out;               /* credentials or a zone id: curl's business */
+	https = strcmp(scheme, "https") == 0;
+	hl = strlen(host);
+	t->host = hl >= 2 && host[0] == '[' ? mc_xasprintf("%.*s", (int)hl - 2, host + 1) : mc_xstrdup(host);
+	t->port = atoi(port);
+	t->host_is_ip = inet_pton(AF_INET, t->host, probe) == 1 || inet_pton(AF_INET6, t->host, probe) == 1;
+	if (!raw_address(t, req))
+		goto out;
+	if (https) {
+		t->ctx = raw_tls(req);
+		if (t->ctx == NULL)
+			goto out;
+		t->sni = !t->host_is_ip;
+		t->verify_name = !req->insecure && !req->any_name;
+	}
+	t->timeout_us = (req->timeout_ms > 0 ? req->timeout_ms : 10000) * 1000LL;
+	t->connect_timeout_us = (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000) * 1000LL;
+	if (t->connect_timeout_us > t->timeout_us)
+		t->connect_timeout_us = t->timeout_us;
+
+	/* The request as curl 7.x/8.x words it: request line, Host, User-Agent, Accept, then the caller's headers. */
+	f = open_memstream(&t->request, &t->request_len);
+	if (f == NULL)
+		goto out;
+	fprintf(f, "GET %s%s%s HTTP/1.1\r\n", path, query != NULL ? "?" : "", query != NULL ? query : "");
+	if (req->host != NULL)
+		fprintf(f, "Host: %s\r\n", req->host);
+	else if (!has_header(req, "Host"))
+		fprintf(f, "Host: %s%s%s\r\n", host, t->port == (https ? 443 : 80) ? "" : ":",
+			t->port == (https ? 443 : 80) ? "" : port);
+	if (!has_header(req, "User-Agent"))
+		fprintf(f, "User-Agent: meshcheck/" MC_VERSION "\r\n");
+	if (!has_header(req, "Accept"))
+		fprintf(f, "Accept: */*\r\n");
+	for (size_t i = 0; i < req->n_headers; i++)
+		fprintf(f, "%s\r\n", req->headers[i]);
+	fprintf(f, "\r\n");
+	eligible = fclose(f) == 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(query);
+	curl_free(user);
+	curl_url_cleanup(u);
+	t->on = eligible;
+	return 0;
+}
+
+static void
+raw_free(struct raw_target *t)
+{
+	free(t->host);
+	free(t->request);
+	SSL_CTX_free(t->ctx);
+	memset(t, 0, sizeof(*t));
 }
 
 static void
@@ -462,6 +1473,8 @@ wait_and_act(struct worker *w, int64_t until)
 
 	if (w->timer_at >= 0 && w->timer_at < until)
 		wait = w->timer_at - now;
+	if (w->sh->raw.on && w->raw_next_check < now + wait)
+		wait = w->raw_next_check - now;
 	if (wait < 0)
 		wait = 0;
 	if (wait == 0 || wait >= FINE_WAIT_US) {
@@ -473,6 +1486,15 @@ wait_and_act(struct worker *w, int64_t until)
 		n = ppoll(&pfd, 1, &ts, NULL);
 		if (n > 0)
 			n = epoll_wait(w->epfd, evs, EVENTS, 0);
+	}
+	if (w->sh->raw.on) {
+		/* One clock read per batch: the batch's answers all arrived by then. */
+		now = now_us();
+		for (int i = 0; i < n; i++)
+			raw_event(w, evs[i].data.ptr, evs[i].events, now);
+		if (now >= w->raw_next_check)
+			raw_timeouts(w, now);
+		return;
 	}
 	for (int i = 0; i < n; i++) {
 		int flags = 0;
@@ -500,7 +1522,10 @@ abandon(struct worker *w)
 
 		if (!s->busy)
 			continue;
-		curl_multi_remove_handle(w->multi, s->easy);
+		if (w->sh->raw.on)
+			raw_close(s);
+		else
+			curl_multi_remove_handle(w->multi, s->easy);
 		s->busy = false;
 		w->free[w->nfree++] = s;
 		if (s->record)
@@ -558,17 +1583,19 @@ worker_thread(void *arg)
 	return NULL;
 }
 
-/* Creates a worker's multi handle, epoll set, slots and histogram. */
+/* Creates a worker's multi handle, epoll set, slots (nconn x streams) and histogram. */
 static int
-worker_init(struct worker *w, struct shared *sh, int id, int nslots, char *err, size_t errlen)
+worker_init(struct worker *w, struct shared *sh, int id, int nconn, int streams, char *err, size_t errlen)
 {
 	const struct mc_load_options *o = sh->o;
+	int nslots = nconn * streams;
 
 	w->sh = sh;
 	w->id = id;
 	w->epfd = -1;
 	w->timer_at = -1;
 	w->next_index = id;
+	w->raw_next_check = INT64_MAX;
 	w->hist = mc_hist_new(o->hist_highest_us > 0 ? o->hist_highest_us : DEFAULT_HIST_HIGHEST);
 	if (w->hist == NULL)
 		return mc_err(err, errlen, ENOMEM, "cannot create the latency histogram");
@@ -582,9 +1609,21 @@ worker_init(struct worker *w, struct shared *sh, int id, int nslots, char *err, 
 	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
 	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
-	/* C connections means C connections, also with HTTP/2: one stream per connection at a time. */
-	curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)nslots);
+	if (streams > 1) {
+		/*
+		 * C x M transfers on C connections: curl puts a transfer on an
+		 * open connection with a free stream (at most M per
+		 * connection), opens a new one while fewer than C exist, and
+		 * otherwise queues it until a stream frees up.
+		 */
+		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+		curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nconn);
+		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)streams);
+	} else {
+		/* C connections means C connections, also with HTTP/2: one stream per connection at a time. */
+		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+	}
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)nconn);
 	if (o->extract != NULL) {
 		int rc = regcomp(&w->re, o->extract, REG_EXTENDED);
 
@@ -599,15 +1638,26 @@ worker_init(struct worker *w, struct shared *sh, int id, int nslots, char *err, 
 	w->slots = mc_xcalloc((size_t)nslots, sizeof(*w->slots));
 	w->free = mc_xcalloc((size_t)nslots, sizeof(*w->free));
 	w->nslots = nslots;
+	for (int i = 0; i < nslots; i++)
+		w->slots[i].fd = -1;
+	if (sh->raw.on)
+		w->rbuf = mc_xmalloc(RAW_RBUF);
 	for (int i = 0; i < nslots; i++) {
 		struct slot *s = &w->slots[i];
 
 		s->w = w;
+		if (sh->raw.on) {
+			w->free[w->nfree++] = s;
+			continue;
+		}
 		s->easy = curl_easy_duphandle(sh->tmpl);
 		if (s->easy == NULL)
 			return mc_err(err, errlen, ENOMEM, "curl_easy_duphandle failed");
 		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (char *)s);
 		curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+		/* Wait for a connection that may multiplex rather than open one per stream at the start. */
+		if (streams > 1)
+			curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, 1L);
 		if (o->extract != NULL && o->extract_header == NULL) {
 			curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body_keep);
 		} else {
@@ -627,11 +1677,19 @@ static void
 worker_free(struct worker *w)
 {
 	for (int i = 0; i < w->nslots; i++) {
-		if (w->slots[i].busy)
-			curl_multi_remove_handle(w->multi, w->slots[i].easy);
-		curl_easy_cleanup(w->slots[i].easy);
-		free(w->slots[i].buf);
+		struct slot *s = &w->slots[i];
+
+		if (s->easy != NULL) {
+			if (s->busy)
+				curl_multi_remove_handle(w->multi, s->easy);
+			curl_easy_cleanup(s->easy);
+		}
+		raw_close(s);
+		free(s->buf);
+		free(s->hbuf);
 	}
+	free(w->rbuf);
+	SSL_SESSION_free(w->tls_session);
 	if (w->multi != NULL)
 		curl_multi_cleanup(w->multi);
 	if (w->epfd >= 0)
@@ -696,6 +1754,15 @@ check_options(const struct mc_load_options *o, char *err, size_t errlen)
 {
 	if (o->connections < 0 || o->connections > MAX_CONNECTIONS)
 		return mc_err(err, errlen, EINVAL, "connections must be 1 to %d, not %d", MAX_CONNECTIONS, o->connections);
+	if (o->streams < 0 || o->streams > MAX_STREAMS)
+		return mc_err(err, errlen, EINVAL, "streams must be 1 to %d, not %d", MAX_STREAMS, o->streams);
+	if (o->streams > 1 && o->req.version == MC_HTTP_1_1)
+		return mc_err(err, errlen, EINVAL, "several streams per connection need HTTP/2 (--http2 or --h2c)");
+	if (o->streams > 1 && o->req.fresh)
+		return mc_err(err, errlen, EINVAL, "several streams per connection exclude a new connection per request");
+	if ((int64_t)(o->connections > 0 ? o->connections : DEFAULT_CONNECTIONS) * (o->streams > 0 ? o->streams : 1) >
+	    MAX_CONNECTIONS)
+		return mc_err(err, errlen, EINVAL, "connections x streams must be at most %d", MAX_CONNECTIONS);
 	if (o->threads < 0 || o->threads > MAX_THREADS)
 		return mc_err(err, errlen, EINVAL, "threads must be 1 to %d, not %d", MAX_THREADS, o->threads);
 	if (!(o->rate >= 0) || !isfinite(o->rate) || o->rate > 1e7)
@@ -720,7 +1787,7 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	const curl_version_info_data *cv;
 	struct shared sh;
 	struct worker *workers = NULL;
-	int nconn, nthreads, started = 0, ret;
+	int nconn, nstreams, nthreads, started = 0, ret;
 	int64_t bound = 0, last = 0;
 	double duration;
 	sigset_t block, old;
@@ -731,6 +1798,7 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	if (ret < 0)
 		return ret;
 	nconn = o->connections > 0 ? o->connections : DEFAULT_CONNECTIONS;
+	nstreams = o->streams > 0 ? o->streams : 1;
 	nthreads = o->threads > 0 ? o->threads : 1;
 	if (nthreads > nconn)
 		nthreads = nconn;
@@ -755,6 +1823,12 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	 */
 	cv = curl_version_info(CURLVERSION_NOW);
 	if (req.version == MC_HTTP_H2C && !req.fresh && cv->version_num < 0x080000) {
+		if (nstreams > 1) {
+			ret = mc_err(err, errlen, EINVAL,
+				     "libcurl %s cannot reuse h2c connections (curl issue #10634): no streams over one connection",
+				     cv->version);
+			goto out;
+		}
 		req.fresh = true;
 		snprintf(res->warning, sizeof(res->warning),
 			 "libcurl %s cannot reuse h2c connections (curl issue #10634): a new connection per request",
@@ -763,13 +1837,18 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	ret = mc_probe_configure(sh.tmpl, &req, &lists, err, errlen);
 	if (ret < 0)
 		goto out;
+	ret = raw_setup(&sh, &req);
+	if (ret < 0) {
+		mc_err(err, errlen, ENOMEM, "out of memory preparing the request");
+		goto out;
+	}
 
 	workers = mc_xcalloc((size_t)nthreads, sizeof(*workers));
 	for (int i = 0; i < nthreads; i++) {
 		/* Connections spread evenly; the first workers take the remainder. */
 		int n = nconn / nthreads + (i < nconn % nthreads ? 1 : 0);
 
-		ret = worker_init(&workers[i], &sh, i, n, err, errlen);
+		ret = worker_init(&workers[i], &sh, i, n, nstreams, err, errlen);
 		started = i + 1;
 		if (ret < 0)
 			goto out;
@@ -816,6 +1895,7 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	res->open_loop = o->rate > 0;
 	res->rate_target = o->rate;
 	res->connections = nconn;
+	res->streams = nstreams;
 	res->threads = nthreads;
 	res->responders = mc_xcalloc(MC_LOAD_MAX_RESPONDERS, sizeof(*res->responders));
 	for (int i = 0; i < nthreads; i++) {
@@ -853,6 +1933,7 @@ out:
 	free(workers);
 	curl_easy_cleanup(sh.tmpl);
 	mc_probe_lists_free(&lists);
+	raw_free(&sh.raw);
 	return ret;
 }
 
@@ -878,6 +1959,7 @@ mc_load_result_json(const struct mc_load_result *res)
 
 	cJSON_AddStringToObject(j, "mode", res->open_loop ? "open" : "closed");
 	cJSON_AddNumberToObject(j, "connections", res->connections);
+	cJSON_AddNumberToObject(j, "streams", res->streams > 0 ? res->streams : 1);
 	cJSON_AddNumberToObject(j, "threads", res->threads);
 	cJSON_AddNumberToObject(j, "requests", (double)res->requests);
 	cJSON_AddNumberToObject(j, "responses", (double)res->responses);
@@ -919,4 +2001,26 @@ mc_load_result_json(const struct mc_load_result *res)
 	if (res->hist != NULL)
 		cJSON_AddItemToObject(j, "latency_us", mc_hist_to_json(res->hist, "us"));
 	return j;
+}
+
+int
+mc_load_parse_response(const uint8_t *data, size_t len, size_t chunk, long *status)
+{
+	struct slot s;
+	int rc = 0;
+
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.state = RS_HEAD;
+	if (chunk == 0)
+		chunk = len > 0 ? len : 1;
+	for (size_t off = 0; off < len && rc == 0;) {
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		rc = raw_consume(&s, (const char *)data + off, n);
+		off += n;
+	}
+	*status = s.status;
+	free(s.hbuf);
+	return rc;
 }

@@ -4,6 +4,8 @@
  * its next request as soon as the previous one finished) or an open loop (a
  * constant rate, latency measured from each request's intended send time so
  * that a slow server cannot hide its stalls: no coordinated omission).
+ * With HTTP/2, each connection can carry M concurrent streams (C x M
+ * requests in flight), as h2load -c C -m M does.
  *
  * Results: a latency histogram (microseconds), counts per HTTP status and
  * per transport error class, late and unsent requests of the open loop, and
@@ -41,7 +43,8 @@ struct mc_load_progress {
 
 struct mc_load_options {
 	struct mc_probe_spec req;   /* the request (req.fresh: a new connection per request) */
-	int connections;            /* C: concurrent requests, one connection each; default 10 */
+	int connections;            /* C: connections; default 10 */
+	int streams;                /* M: concurrent requests per connection (HTTP/2 multiplexing); default 1 */
 	int threads;                /* worker threads, each with its own multi handle; default 1 */
 	double rate;                /* requests per second; 0: closed loop */
 	double duration;            /* seconds recorded after the warm-up; 0: by count, or 10 s */
@@ -68,6 +71,7 @@ struct mc_load_result {
 	bool open_loop;
 	double rate_target;         /* 0 in a closed loop */
 	int connections;
+	int streams;
 	int threads;
 	double duration;            /* seconds of the recorded phase (to the last recorded completion) */
 	double rate_achieved;       /* requests / duration */
@@ -102,7 +106,7 @@ int mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, cha
 void mc_load_result_clear(struct mc_load_result *res);
 
 /*
- * JSON form: {"mode": "closed"|"open", "connections", "threads",
+ * JSON form: {"mode": "closed"|"open", "connections", "streams", "threads",
  * "requests", "responses", "errors", "duration_s", "rate_achieved",
  * "rate_target", "late", "unsent", "abandoned", "warmup_requests", "bytes",
  * "stopped", "warning" (string or null), "codes": {"200": n, ...}, "transport_errors": {"refused": n,
@@ -110,5 +114,13 @@ void mc_load_result_clear(struct mc_load_result *res);
  * "responders_unmatched", "latency_us": histogram (see hist.h)}.
  */
 cJSON *mc_load_result_json(const struct mc_load_result *res);
+
+/*
+ * Runs bytes of a server's answer through the native HTTP/1.1 path's
+ * response parser, in pieces of chunk bytes (0: at once), as they would
+ * arrive from the socket: 1 when a whole response was read, 0 when more is
+ * needed, -1 when it is malformed. For the fuzz target and tests.
+ */
+int mc_load_parse_response(const uint8_t *data, size_t len, size_t chunk, long *status);
 
 #endif
