@@ -1584,6 +1584,59 @@ mc_mesh_describe(struct mc_mesh *m, FILE *f)
 	}
 }
 
+/* Copies src into dir/name when it exists (the last 4 MiB at most). */
+static void
+copy_log(const char *src, const char *dir, const char *name)
+{
+	char *data = NULL, *dst;
+	size_t len = 0;
+	FILE *f = fopen(src, "r");
+
+	if (f == NULL)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (4L << 20))
+		fseek(f, -(4L << 20), SEEK_END);
+	else
+		fseek(f, 0, SEEK_SET);
+	data = mc_xmalloc((4u << 20) + 1);
+	len = fread(data, 1, 4u << 20, f);
+	fclose(f);
+	dst = mc_xasprintf("%s/%s", dir, name);
+	(void)mc_file_write(dst, data, len, 0644, NULL, 0);
+	free(dst);
+	free(data);
+}
+
+void
+mc_mesh_logs(struct mc_mesh *m, const char *dir)
+{
+	static const char *const files[] = {"error.log", "access.log"};
+
+	for (size_t i = 0; i < m->n_w + m->n_g; i++) {
+		const char *id = i < m->n_w ? m->w[i].id : m->g[i - m->n_w].id;
+		const char *wd = i < m->n_w ? m->w[i].dir : m->g[i - m->n_w].dir;
+		const char *ngsub = i < m->n_w ? "sidecar" : "nginx";
+
+		if (wd == NULL)
+			continue;
+		for (size_t k = 0; k < 2; k++) {
+			char *src = mc_xasprintf("%s/%s/%s", wd, ngsub, files[k]);
+			char *name = mc_xasprintf("%s.%s%s", id, i < m->n_w ? "sidecar-" : "", files[k]);
+
+			copy_log(src, dir, name);
+			free(src);
+			free(name);
+		}
+		if (i < m->n_w && m->w[i].app != NULL) {
+			char *src = mc_xasprintf("%s/app.log", wd), *name = mc_xasprintf("%s.app.log", id);
+
+			copy_log(src, dir, name);
+			free(src);
+			free(name);
+		}
+	}
+}
+
 void
 mc_mesh_down(struct mc_mesh *m)
 {

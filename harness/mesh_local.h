@@ -52,6 +52,9 @@ const char *mc_mesh_root(struct mc_mesh *m);
 /* Prints the addresses of gateways and workloads. */
 void mc_mesh_describe(struct mc_mesh *m, FILE *out);
 
+/* Copies every sidecar's, gateway's and app's logs into dir (evidence). */
+void mc_mesh_logs(struct mc_mesh *m, const char *dir);
+
 /* Stops every process by PID, frees. NULL does nothing. */
 void mc_mesh_down(struct mc_mesh *m);
 

@@ -207,6 +207,18 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 		free(case_slug);
 		progress(o, s, c);
 	}
+	/* The run directory goes with the target; its logs stay beside the reports. */
+	if (t != NULL && ops->logs != NULL && rc == 0) {
+		char *rel = mc_xasprintf("evidence/%s/logs", suite_slug);
+		char *dir = mc_xasprintf("%s/%s", o->out_dir, rel);
+
+		if (mc_mkdir_p(dir, 0755, NULL, 0) == 0) {
+			ops->logs(t, dir);
+			mc_suite_set_prop(s, "logs", rel);
+		}
+		free(rel);
+		free(dir);
+	}
 	mc_target_free(t);
 	s->duration = mc_monotonic() - t0;
 	free(suite_slug);

@@ -45,6 +45,8 @@ struct mc_target_ops {
 			char *err, size_t errlen);
 	/* Path of the PEM file holding the mesh's trusted root(s), or NULL if none. */
 	const char *(*mesh_root)(struct mc_target *t);
+	/* Copies the logs of what it runs (proxies, apps) into dir, as evidence; may be NULL. */
+	void (*logs)(struct mc_target *t, const char *dir);
 	/* Stops everything started and removes the run directory. Idempotent. */
 	void (*down)(struct mc_target *t);
 	void (*free_priv)(struct mc_target *t);

@@ -591,6 +591,17 @@ local_mesh_root(struct mc_target *t)
 }
 
 static void
+local_logs(struct mc_target *t, const char *dir)
+{
+	struct local_state *st = t->priv;
+
+	if (st == NULL)
+		return;
+	if (st->mesh != NULL)
+		mc_mesh_logs(st->mesh, dir);
+}
+
+static void
 local_down(struct mc_target *t)
 {
 	struct local_state *st = t->priv;
@@ -642,6 +653,7 @@ const struct mc_target_ops mc_target_local = {
 	.up = local_up,
 	.endpoint = local_endpoint,
 	.mesh_root = local_mesh_root,
+	.logs = local_logs,
 	.down = local_down,
 	.free_priv = local_free_priv,
 };
