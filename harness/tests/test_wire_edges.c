@@ -641,6 +641,8 @@ main(void)
 	TCase *tc = tcase_create("edges");
 
 	bin = getenv("MESHCHECK");
+	/* The command-line cases run the binary many times, slowly under sanitizers. */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, tls13_hello_split_over_three_segments);
 	tcase_add_test(tc, tls12_alpn_selected_and_ipv6);
 	tcase_add_test(tc, canary_split_across_segments);
