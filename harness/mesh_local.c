@@ -182,6 +182,10 @@ load_topology(const struct mc_suite_def *def, cJSON **out, char **name, char *er
 				     : mc_xstrdup(t->valuestring);
 	}
 	if ((rc = mc_file_read(path, 1 << 20, &text, &len, err, errlen)) < 0) {
+		char why[MC_ERRLEN];
+
+		snprintf(why, sizeof(why), "%s", err);
+		rc = mc_err(err, errlen, -rc, "%s: mesh.topology: %s", def->file, why);
 		free(path);
 		return rc;
 	}
@@ -751,7 +755,8 @@ service_upstreams(struct mc_buf *b, const struct mc_mesh *m, size_t si, int ci, 
 	for (size_t i = 0; i < m->n_w; i++) {
 		const struct workload *w = &m->w[i];
 
-		if (w->service == NULL || strcmp(w->service, s->name) != 0 || strcmp(w->ns, s->ns) != 0)
+		/* A stopped workload is scaled to zero: it is no endpoint at all. */
+		if (w->service == NULL || strcmp(w->service, s->name) != 0 || strcmp(w->ns, s->ns) != 0 || w->stopped)
 			continue;
 		if (w->ci != ci) {
 			remote[w->ci]++;
@@ -784,7 +789,7 @@ service_upstreams(struct mc_buf *b, const struct mc_mesh *m, size_t si, int ci, 
 /* A location body that sends the request to service si, originating mutual TLS as identity (chain, key). */
 static void
 proxy_to_service(struct mc_buf *b, const struct mc_mesh *m, size_t si, const char *tag, int n_tls, int n_plain,
-		 const char *chain, const char *key, const char *indent)
+		 const char *chain, const char *key, const char *bind, const char *indent)
 {
 	char *sni = service_sni(m, &m->s[si]);
 
@@ -798,6 +803,8 @@ proxy_to_service(struct mc_buf *b, const struct mc_mesh *m, size_t si, const cha
 	else
 		mc_buf_printf(b, "%sproxy_pass %s://mc_%s_%s;\n", indent, n_tls > 0 ? "https" : "http", tag,
 			      n_tls > 0 ? "tls" : "plain");
+	/* Connections leave from the workload's own address, so a capture can tell who sent a flow. */
+	mc_buf_printf(b, "%sproxy_bind %s;\n", indent, bind);
 	mc_buf_printf(b,
 		      "%sproxy_set_header Host $http_host;\n"
 		      "%sproxy_http_version 1.1;\n"
@@ -869,10 +876,11 @@ sidecar_conf(const struct mc_mesh *m, const struct workload *w, const char *dir)
 		mc_buf_printf(&b,
 			      "        location / {\n"
 			      "            proxy_pass http://%s:%d;\n"
+			      "            proxy_bind %s;\n"
 			      "            proxy_http_version 1.1;\n"
 			      "            proxy_set_header Connection \"\";\n"
 			      "            proxy_set_header Host $http_host;\n",
-			      w->addr, APP_PORT);
+			      w->addr, APP_PORT, w->addr);
 		if (w->mode != MTLS_DISABLE)
 			mc_buf_printf(&b, "            proxy_set_header X-Forwarded-Client-Cert \"By=%s;URI=$mc_caller\";\n",
 				      w->spiffe);
@@ -892,7 +900,7 @@ sidecar_conf(const struct mc_mesh *m, const struct workload *w, const char *dir)
 		mc_buf_printf(&b, "    server {\n        listen %s:%d;\n", w->addr, OUTBOUND_PORT);
 		server_names(&b, m, s);
 		mc_buf_puts(&b, "        location / {\n");
-		proxy_to_service(&b, m, si, tag, nt, np, w->chain, w->key, "            ");
+		proxy_to_service(&b, m, si, tag, nt, np, w->chain, w->key, w->addr, "            ");
 		mc_buf_puts(&b, "        }\n    }\n");
 	}
 	mc_buf_printf(&b, "    server {\n        listen %s:%d default_server;\n"
@@ -914,8 +922,9 @@ sidecar_conf(const struct mc_mesh *m, const struct workload *w, const char *dir)
 			      "stream {\n"
 			      "    upstream mc_drop {\n        server 127.0.0.1:9 down;\n    }\n"
 			      "    map $ssl_preread_protocol $mc_in {\n        \"\" %s;\n        default %s:%d;\n    }\n"
-			      "    server {\n        listen %s:%d;\n        ssl_preread on;\n        proxy_pass $mc_in;\n    }\n}\n",
-			      plain, w->addr, PERMISSIVE_TLS_PORT, w->addr, w->port);
+			      "    server {\n        listen %s:%d;\n        ssl_preread on;\n        proxy_pass $mc_in;\n"
+			      "        proxy_bind %s;\n    }\n}\n",
+			      plain, w->addr, PERMISSIVE_TLS_PORT, w->addr, w->port, w->addr);
 	}
 	return mc_buf_steal(&b);
 }
@@ -944,7 +953,7 @@ eastwest_conf(const struct mc_mesh *m, const struct gateway *g, const char *dir)
 			const struct workload *w = &m->w[i];
 
 			if (w->ci != g->ci || w->service == NULL || strcmp(w->service, m->s[si].name) != 0 ||
-			    strcmp(w->ns, m->s[si].ns) != 0 || w->mode == MTLS_DISABLE)
+			    strcmp(w->ns, m->s[si].ns) != 0 || w->mode == MTLS_DISABLE || w->stopped)
 				continue;
 			mc_buf_printf(&b, "        server %s:%d;\n", w->addr, w->port);
 			any = true;
@@ -954,8 +963,8 @@ eastwest_conf(const struct mc_mesh *m, const struct gateway *g, const char *dir)
 		mc_buf_puts(&b, "    }\n");
 	}
 	mc_buf_printf(&b, "    server {\n        listen %s:%d;\n        ssl_preread on;\n        proxy_pass $mc_ew;\n"
-			  "    }\n}\n",
-		      g->addr, g->port);
+			  "        proxy_bind %s;\n    }\n}\n",
+		      g->addr, g->port, g->addr);
 	return mc_buf_steal(&b);
 }
 
@@ -1036,7 +1045,7 @@ ingress_listener(struct mc_buf *b, const struct mc_mesh *m, const struct gateway
 			snprintf(tag, sizeof(tag), "l%zur%zu", li, q);
 			root_routed = root_routed || strcmp(o->prefix, "/") == 0;
 			mc_buf_printf(b, "        location %s {\n", o->prefix);
-			proxy_to_service(b, m, (size_t)o->svc, tag, 1, 0, g->chain, g->key, "            ");
+			proxy_to_service(b, m, (size_t)o->svc, tag, 1, 0, g->chain, g->key, g->addr, "            ");
 			mc_buf_puts(b, "        }\n");
 			(void)nt;
 			(void)np;
@@ -1100,8 +1109,9 @@ ingress_conf(const struct mc_mesh *m, const struct gateway *g, const char *dir)
 				      "        ssl_certificate %s;\n        ssl_certificate_key %s;\n"
 				      "        ssl_client_certificate %s;\n        ssl_verify_client on;\n"
 				      "        ssl_protocols TLSv1.2 TLSv1.3;\n"
-				      "        proxy_pass %s:%d;\n    }\n",
-				      g->addr, l->port, m->cred_chain, m->cred_key, m->cred_root, g->addr, l->port + 10000);
+				      "        proxy_pass %s:%d;\n        proxy_bind %s;\n    }\n",
+				      g->addr, l->port, m->cred_chain, m->cred_key, m->cred_root, g->addr, l->port + 10000,
+				      g->addr);
 		}
 		mc_buf_puts(&b, "}\n");
 	}
