@@ -1014,9 +1014,11 @@ h2c_nginx_start(const char *d, int *port)
 }
 
 /*
- * HTTP/2 with prior knowledge on cleartext: one probe, then a short load.
- * libcurl before 8.0 cannot reuse such a connection, and the engine then
- * opens one per request and says so in the result's warning.
+ * HTTP/2 with prior knowledge on cleartext: one probe, then short loads.
+ * A GET goes through the native HTTP/2 path, which reuses its
+ * connections; a POST stays on libcurl, which before 8.0 cannot reuse such
+ * a connection, and the engine then opens one per request and says so in
+ * the result's warning.
  */
 START_TEST(probe_h2c)
 {
@@ -1040,12 +1042,27 @@ START_TEST(probe_h2c)
 	ck_assert_str_eq(r.alpn, "");
 	mc_probe_result_free(&r);
 
+	/* Kept-alive h2c connections carry the load natively, with several streams each. */
 	o.req = s;
 	o.connections = 2;
-	o.count = 20;
+	o.streams = 8;
+	o.count = 200;
 	o.duration = 30;
 	load_ok(&o, &lr);
-	ck_assert_msg(lr.codes[200] == 20, "%lld x 200, first error %s", (long long)lr.codes[200], lr.first_error);
+	ck_assert(lr.native);
+	ck_assert_msg(lr.codes[200] == 200, "%lld x 200, first error %s", (long long)lr.codes[200], lr.first_error);
+	ck_assert_int_eq(lr.bytes, 200 * 6);
+	ck_assert_str_eq(lr.warning, "");
+	mc_load_result_clear(&lr);
+
+	/* A POST stays on curl, which cannot reuse h2c connections before 8.0 and then says so. */
+	o.req.method = "POST";
+	o.req.body = "x";
+	o.streams = 1;
+	o.count = 20;
+	load_ok(&o, &lr);
+	ck_assert(!lr.native);
+	ck_assert_msg(lr.requests == 20 && lr.errors == 0, "%lld errors, first %s", (long long)lr.errors, lr.first_error);
 	if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
 		ck_assert_msg(strstr(lr.warning, "h2c") != NULL, "warning \"%s\"", lr.warning);
 	mc_load_result_clear(&lr);
@@ -1120,6 +1137,176 @@ START_TEST(load_open_rate)
 	cJSON_Delete(j);
 	mc_load_result_clear(&r);
 	free(url);
+}
+END_TEST
+
+/*
+ * An nginx of its own for the native HTTP/2 path: TLS with HTTP/2, the
+ * suite's server certificate, a responder header on every answer and 404
+ * under /missing. nginx's default keepalive_requests (1000) stays: past it
+ * nginx sends GOAWAY, and the streams it did not take must go again on a
+ * new connection, not count as errors.
+ */
+static struct mc_nginx *
+h2_nginx_start(const char *d, int *port)
+{
+	char *chain = mc_xasprintf("%s/server/cert-chain.pem", dir), *key = mc_xasprintf("%s/server/key.pem", dir);
+	struct mc_nginx *n = NULL;
+	char err[MC_ERRLEN];
+	int rc = -1;
+
+	for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
+		struct mc_listen l = {ADDR, free_port()};
+		char *text = mc_xasprintf("daemon off;\n"
+					  "worker_processes 1;\n"
+					  "pid %s/nginx.pid;\n"
+					  "error_log %s/error.log warn;\n"
+					  "events { worker_connections 256; }\n"
+					  "http {\n"
+					  "    access_log off;\n"
+					  "    client_body_temp_path %s/tmp;\n"
+					  "    proxy_temp_path %s/tmp;\n"
+					  "    fastcgi_temp_path %s/tmp;\n"
+					  "    uwsgi_temp_path %s/tmp;\n"
+					  "    scgi_temp_path %s/tmp;\n"
+					  "    server {\n"
+					  "        listen %s:%d ssl http2;\n"
+					  "        ssl_certificate %s;\n"
+					  "        ssl_certificate_key %s;\n"
+					  "        default_type text/plain;\n"
+					  "        add_header X-Responder pod-b always;\n"
+					  "        location / { return 200 \"" BODY "\"; }\n"
+					  "        location /missing { return 404 \"gone\"; }\n"
+					  "    }\n"
+					  "}\n",
+					  d, d, d, d, d, d, d, ADDR, l.port, chain, key);
+
+		*port = l.port;
+		rc = mc_nginx_start_conf(d, text, &l, 1, 10000, &n, err, sizeof(err));
+		free(text);
+	}
+	ck_assert_msg(rc == 0, "nginx: %s", err);
+	free(chain);
+	free(key);
+	return n;
+}
+
+/*
+ * HTTP/2 over TLS with several streams per connection goes through the
+ * native path: exactly N answers for -n N (well past nginx's 1000 requests
+ * per connection), responders from a header, a 404 counted as such, HEAD,
+ * the open loop's accounting, and a refused port classified as curl would.
+ */
+START_TEST(load_h2_native)
+{
+	const char *resolve[1];
+	char *d = t_tmpdir(), *tmp = mc_xasprintf("%s/tmp", d), *url, *missing, *refused, rs[128];
+	char err[MC_ERRLEN];
+	struct mc_load_options o = {0};
+	struct mc_load_result r;
+	struct mc_nginx *h2;
+	int port;
+
+	ck_assert_msg(mc_mkdir_p(tmp, 0755, err, sizeof(err)) == 0, "%s", err);
+	h2 = h2_nginx_start(d, &port);
+	snprintf(rs, sizeof(rs), "%s:%d:%s", NAME, port, ADDR);
+	resolve[0] = rs;
+	url = tls_spec(&o.req, port, resolve);
+	o.req.version = MC_HTTP_2;
+	o.connections = 2;
+	o.streams = 16;
+	o.count = 2500;
+	o.duration = 60;              /* a bound in case something hangs; the count ends it */
+	o.extract = "pod-([a-z]+)";
+	o.extract_header = "X-Responder";
+	load_ok(&o, &r);
+	ck_assert(r.native);
+	ck_assert_msg(r.codes[200] == 2500 && r.requests == 2500 && r.errors == 0,
+		      "%lld x 200 of %lld, first error %s", (long long)r.codes[200], (long long)r.requests, r.first_error);
+	ck_assert_int_eq(mc_hist_count(r.hist), 2500);
+	ck_assert_int_eq(r.bytes, 2500 * (int64_t)strlen(BODY));
+	ck_assert_int_eq(r.streams, 16);
+	ck_assert_uint_eq(r.n_responders, 1);
+	ck_assert_str_eq(r.responders[0].value, "b");
+	ck_assert_int_eq(r.responders[0].count, 2500);
+	ck_assert_int_eq(r.responders_unmatched, 0);
+	mc_load_result_clear(&r);
+
+	/* From the body instead, on one connection with more streams than nginx allows at once (128). */
+	o.connections = 1;
+	o.streams = 200;
+	o.count = 1000;
+	o.extract = "instance: ([a-z]+)";
+	o.extract_header = NULL;
+	load_ok(&o, &r);
+	ck_assert(r.native);
+	ck_assert_msg(r.codes[200] == 1000 && r.errors == 0, "%lld x 200, first error %s", (long long)r.codes[200],
+		      r.first_error);
+	ck_assert_uint_eq(r.n_responders, 1);
+	ck_assert_str_eq(r.responders[0].value, "a");
+	ck_assert_int_eq(r.responders[0].count, 1000);
+	mc_load_result_clear(&r);
+
+	/* A 404 is an answer, counted under its code. */
+	free(url);
+	url = NULL;
+	missing = mc_xasprintf("https://%s:%d/missing", NAME, port);
+	o.req.url = missing;
+	o.connections = 1;
+	o.streams = 8;
+	o.count = 100;
+	o.extract = NULL;
+	load_ok(&o, &r);
+	ck_assert(r.native);
+	ck_assert_int_eq(r.codes[404], 100);
+	ck_assert_int_eq(r.responses, 100);
+	ck_assert_int_eq(r.errors, 0);
+	ck_assert_int_eq(r.bytes, 100 * 4);
+	mc_load_result_clear(&r);
+
+	/* HEAD: the same answers without bodies. */
+	o.req.method = "HEAD";
+	load_ok(&o, &r);
+	ck_assert(r.native);
+	ck_assert_int_eq(r.codes[404], 100);
+	ck_assert_int_eq(r.bytes, 0);
+	mc_load_result_clear(&r);
+	o.req.method = NULL;
+
+	/* The open loop: every intended request sent, none unsent. */
+	o.count = 0;
+	o.rate = 400;
+	o.duration = 1;
+	load_ok(&o, &r);
+	ck_assert(r.native && r.open_loop);
+	ck_assert_msg(r.requests >= 396 && r.requests <= 404, "%lld requests", (long long)r.requests);
+	ck_assert_int_eq(r.codes[404], r.requests);
+	ck_assert_int_eq(r.unsent, 0);
+	mc_load_result_clear(&r);
+	o.rate = 0;
+	o.duration = 60;
+
+	/* Nobody listening: every request is refused, as curl reports it. */
+	snprintf(rs, sizeof(rs), "%s:%d:%s", NAME, port = free_port(), ADDR);
+	refused = mc_xasprintf("https://%s:%d/", NAME, port);
+	o.req.url = refused;
+	o.connections = 2;
+	o.streams = 8;
+	o.count = 40;
+	load_ok(&o, &r);
+	ck_assert(r.native);
+	ck_assert_int_eq(r.requests, 40);
+	ck_assert_int_eq(r.errors, 40);
+	ck_assert_int_eq(r.xfer_errors[MC_XFER_REFUSED], 40);
+	ck_assert_msg(strncmp(r.first_error, "refused: ", 9) == 0, "%s", r.first_error);
+	mc_load_result_clear(&r);
+
+	mc_nginx_stop(h2);
+	mc_rm_rf(d);
+	free(d);
+	free(tmp);
+	free(missing);
+	free(refused);
 }
 END_TEST
 
@@ -1647,6 +1834,7 @@ traffic_suite(void)
 	tcase_add_test(load, load_reset);
 	tcase_add_test(load, load_open_no_coordinated_omission);
 	tcase_add_test(load, load_open_rate_accuracy);
+	tcase_add_test(load, load_h2_native);
 	suite_add_tcase(s, load);
 
 	tcase_set_timeout(cli, 60);

@@ -14,7 +14,10 @@
  * A keep-alive GET over HTTP/1.1 (plain or TLS, one address, no
  * extraction) skips libcurl: see "the native HTTP/1.1 path" below. Its
  * slots are connections driven by edge-triggered epoll, and it reports
- * results and errors in curl's terms, so both paths count alike.
+ * results and errors in curl's terms, so both paths count alike. A
+ * keep-alive GET or HEAD over HTTP/2 (TLS with ALPN h2, or h2c with prior
+ * knowledge) skips it too: see "the native HTTP/2 path", where a slot is
+ * one stream of a connection framed by libnghttp2.
  *
  * Workers share nothing but read-only options, an atomic count of requests
  * left (closed loop with a count) and relaxed atomic progress counters; each
@@ -23,6 +26,7 @@
 #include "load.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -43,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -61,6 +66,14 @@
 #define EVENTS 256
 /* Receive buffer of a worker's native connections (one read takes a whole small response). */
 #define RAW_RBUF (64 * 1024)
+/*
+ * HTTP/2 flow-control windows we grant, per stream and per connection
+ * (2^30 - 1, as h2load's defaults): the server never waits for a
+ * WINDOW_UPDATE, whatever the body sizes.
+ */
+#define H2_WINDOW ((1 << 30) - 1)
+/* Frames gathered for one write on an HTTP/2 connection before it goes out. */
+#define H2_OBUF (64 * 1024)
 /* Longest sleep between looks at the stop flag in threads a signal does not interrupt. */
 #define STOP_POLL_US 50000
 /* Below this, waits use ppoll's nanosecond timeout instead of epoll_wait's milliseconds. */
@@ -107,6 +120,43 @@ struct slot {
 	uint64_t chunk_left;
 	char *hbuf;                 /* a header block that arrived in pieces */
 	size_t hlen, hcap;
+	/* Native HTTP/2 path: the slot is one stream of connection position pos. */
+	int pos;
+	struct h2conn *hc;          /* the connection carrying or about to carry the request; NULL: none */
+	int32_t stream_id;          /* 0: not submitted yet */
+};
+
+/* Connection state of the native HTTP/2 path. */
+enum {
+	HC_CONNECTING = 1,
+	HC_HANDSHAKE,
+	HC_READY,                   /* the session exists: requests are submitted */
+	HC_DEAD,                    /* closed; freed once no slot refers to it */
+};
+
+/*
+ * One HTTP/2 connection. Position pos owns at most one connection that
+ * takes new requests; a connection that may not (the server sent GOAWAY,
+ * or it died) is detached from its position and lives on until the
+ * streams it still carries are over.
+ */
+struct h2conn {
+	struct worker *w;
+	int pos;
+	int state;                  /* HC_* */
+	int fd;
+	SSL *ssl;
+	nghttp2_session *ng;
+	int active;                 /* slots attached (waiting to be submitted, or streams in flight) */
+	int in_use;                 /* > 0 while its events are handled: not freed then */
+	bool detached;
+	bool dirty;                 /* on the worker's list of connections with frames to write */
+	int64_t conn_deadline;
+	int64_t started;
+	char *obuf;                 /* frames being written */
+	size_t olen, ooff, ocap;
+	struct h2conn *next_dirty;
+	struct h2conn *prev, *next; /* all the worker's connections */
 };
 
 struct responder_slot {
@@ -115,7 +165,7 @@ struct responder_slot {
 	int64_t count;
 };
 
-/* What the native HTTP/1.1 path sends, and where. */
+/* What the native paths send, and where. */
 struct raw_target {
 	bool on;
 	struct sockaddr_storage addr;
@@ -130,6 +180,13 @@ struct raw_target {
 	size_t request_len;
 	int64_t timeout_us;
 	int64_t connect_timeout_us;
+	/* HTTP/2 instead of HTTP/1.1: the request as a header list, built once. */
+	bool h2;
+	nghttp2_nv *nva;
+	size_t nvlen;
+	char **strs;                /* the strings nva points to */
+	size_t nstrs;
+	nghttp2_session_callbacks *h2cbs;
 };
 
 /* Read-only during the run, except the atomics. */
@@ -169,6 +226,11 @@ struct worker {
 	char *rbuf;                 /* native path: receive buffer */
 	int64_t raw_next_check;     /* native path: earliest timeout of a request in flight */
 	SSL_SESSION *tls_session;   /* native path: resumed by new connections */
+	struct h2conn **h2pos;      /* native HTTP/2 path: the connection of each position, or NULL */
+	int npos;
+	struct h2conn *h2all;       /* every connection, detached ones included */
+	struct h2conn *h2dirty;     /* connections with frames to write */
+	int64_t h2now;              /* the time of the events being handled, for nghttp2's callbacks */
 	bool has_re;
 	regex_t re;
 	/* Results. */
@@ -326,6 +388,7 @@ extract(struct worker *w, struct slot *s)
 }
 
 static void raw_start(struct worker *w, struct slot *s, int64_t now);
+static void h2_start(struct worker *w, struct slot *s, int64_t now);
 
 static void
 start(struct worker *w, int64_t start_us, bool record)
@@ -339,7 +402,9 @@ start(struct worker *w, int64_t start_us, bool record)
 	if (s->buf != NULL)
 		s->buf[0] = '\0';
 	s->errbuf[0] = '\0';
-	if (w->sh->raw.on)
+	if (w->sh->raw.on && w->sh->raw.h2)
+		h2_start(w, s, w->sh->o->rate > 0 ? now_us() : start_us);
+	else if (w->sh->raw.on)
 		raw_start(w, s, w->sh->o->rate > 0 ? now_us() : start_us);
 	else
 		curl_multi_add_handle(w->multi, s->easy);
@@ -479,28 +544,79 @@ raw_fail(struct worker *w, struct slot *s, int64_t now, CURLcode rc, long os_err
 	complete(w, s, rc, 0, 0, os_errno, now);
 }
 
-/* Starts a connection: TCP connect, then (https) the handshake. 0 or -1 after raw_fail. */
+/*
+ * Opens a non-blocking TCP socket to the target, registered with the
+ * worker's epoll set (tag: what its events point to), and starts
+ * connecting. The descriptor, or -1 with curl's code, the errno and
+ * curl's wording in errbuf.
+ */
 static int
-raw_connect(struct worker *w, struct slot *s, int64_t now)
+raw_dial(struct worker *w, void *tag, char *errbuf, size_t errlen, CURLcode *rc, long *os_errno)
 {
 	const struct raw_target *t = &w->sh->raw;
 	struct epoll_event ev = {0};
-	int one = 1;
+	int one = 1, fd, e;
 
-	s->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		raw_fail(w, s, now, CURLE_COULDNT_CONNECT, errno, "Could not create a socket: %s", strerror(errno));
+	*rc = CURLE_COULDNT_CONNECT;
+	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*os_errno = errno;
+		snprintf(errbuf, errlen, "Could not create a socket: %s", strerror(errno));
 		return -1;
 	}
-	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/*
 	 * Edge-triggered, both directions, once for the connection's life:
 	 * a request then costs no epoll_ctl, only its write and its read.
 	 */
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-	ev.data.ptr = s;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
-		raw_fail(w, s, now, CURLE_COULDNT_CONNECT, errno, "epoll_ctl: %s", strerror(errno));
+	ev.data.ptr = tag;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		e = errno;
+		close(fd);
+		*os_errno = e;
+		snprintf(errbuf, errlen, "epoll_ctl: %s", strerror(e));
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
+		e = errno;
+		close(fd);
+		*os_errno = e;
+		snprintf(errbuf, errlen, "Failed to connect to %s port %d after 0 ms: %s", t->host, t->port, strerror(e));
+		return -1;
+	}
+	return fd;
+}
+
+/* Where a non-blocking connect stands: 1 connected, 0 still in progress, or minus the errno of its failure. */
+static int
+raw_connected(int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t el, pl = sizeof(peer);
+	int e = 0;
+
+	el = sizeof(e);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		e = errno;
+	if (e != 0)
+		return -e;
+	/* Not connected yet and no error: the connect is still in progress. */
+	return getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ? 0 : 1;
+}
+
+/* Starts a connection: TCP connect, then (https) the handshake. 0 or -1 after raw_fail. */
+static int
+raw_connect(struct worker *w, struct slot *s, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	char msg[CURL_ERROR_SIZE];
+	CURLcode rc;
+	long e = 0;
+
+	s->fd = raw_dial(w, s, msg, sizeof(msg), &rc, &e);
+	if (s->fd < 0) {
+		raw_fail(w, s, now, rc, e, "%s", msg);
 		return -1;
 	}
 	s->conn_deadline = now + t->connect_timeout_us;
@@ -508,13 +624,6 @@ raw_connect(struct worker *w, struct slot *s, int64_t now)
 		w->raw_next_check = s->conn_deadline;
 	s->reused = false;
 	s->state = RS_CONNECTING;
-	if (connect(s->fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
-		int e = errno;
-
-		raw_fail(w, s, now, CURLE_COULDNT_CONNECT, e, "Failed to connect to %s port %d after 0 ms: %s",
-			 t->host, t->port, strerror(e));
-		return -1;
-	}
 	return 0;
 }
 
@@ -558,26 +667,29 @@ raw_retry(struct worker *w, struct slot *s, int64_t now)
 	return true;
 }
 
-/* Reads into buf: bytes read, 0 at the end of the stream, -1 when it would block, -2 on an error (errbuf set). */
+/*
+ * Reads into buf from a plain or TLS connection: bytes read, 0 at the end
+ * of the stream, -1 when it would block, -2 on an error (errbuf set).
+ */
 static ssize_t
-raw_read(struct slot *s, char *buf, size_t cap, long *os_errno)
+raw_read(int fd, SSL *ssl, char *buf, size_t cap, long *os_errno, char *errbuf, size_t errlen)
 {
 	ssize_t n;
 
-	if (s->ssl == NULL) {
-		n = read(s->fd, buf, cap);
+	if (ssl == NULL) {
+		n = read(fd, buf, cap);
 		if (n >= 0)
 			return n;
 		if (errno == EAGAIN || errno == EINTR)
 			return -1;
 		*os_errno = errno;
-		snprintf(s->errbuf, sizeof(s->errbuf), "Recv failure: %s", strerror(errno));
+		snprintf(errbuf, errlen, "Recv failure: %s", strerror(errno));
 		return -2;
 	}
-	n = SSL_read(s->ssl, buf, (int)(cap > INT_MAX ? INT_MAX : cap));
+	n = SSL_read(ssl, buf, (int)(cap > INT_MAX ? INT_MAX : cap));
 	if (n > 0)
 		return n;
-	switch (SSL_get_error(s->ssl, (int)n)) {
+	switch (SSL_get_error(ssl, (int)n)) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
 		return -1;
@@ -587,18 +699,53 @@ raw_read(struct slot *s, char *buf, size_t cap, long *os_errno)
 		if (errno == 0)
 			return 0;
 		*os_errno = errno;
-		snprintf(s->errbuf, sizeof(s->errbuf), "Recv failure: %s", strerror(errno));
+		snprintf(errbuf, errlen, "Recv failure: %s", strerror(errno));
 		ERR_clear_error();
 		return -2;
 	default: {
 		char msg[200];
 
 		ERR_error_string_n(ERR_get_error(), msg, sizeof(msg));
-		snprintf(s->errbuf, sizeof(s->errbuf), "OpenSSL SSL_read: %s", msg);
+		snprintf(errbuf, errlen, "OpenSSL SSL_read: %s", msg);
 		ERR_clear_error();
 		return -2;
 	}
 	}
+}
+
+/* Writes to a plain or TLS connection: bytes written, 0 when it would block, -1 on an error (errbuf set). */
+static ssize_t
+raw_write(int fd, SSL *ssl, const char *p, size_t len, long *os_errno, char *errbuf, size_t errlen)
+{
+	ssize_t n;
+
+	if (ssl == NULL) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return n;
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		*os_errno = errno;
+		snprintf(errbuf, errlen, "Send failure: %s", strerror(errno));
+		return -1;
+	}
+	n = SSL_write(ssl, p, (int)(len > INT_MAX ? INT_MAX : len));
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(ssl, (int)n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		*os_errno = errno;
+		break;
+	default:
+		*os_errno = 0;
+		break;
+	}
+	snprintf(errbuf, errlen, "Send failure: %s", *os_errno != 0 ? strerror((int)*os_errno) : "TLS error");
+	ERR_clear_error();
+	return -1;
 }
 
 /* Writes what is left of the request: 1 all sent, 0 would block, -1 on an error (errbuf set). */
@@ -608,93 +755,95 @@ raw_send(struct worker *w, struct slot *s, long *os_errno)
 	const struct raw_target *t = &w->sh->raw;
 
 	while (s->sent < t->request_len) {
-		const char *p = t->request + s->sent;
-		size_t left = t->request_len - s->sent;
-		ssize_t n;
+		ssize_t n = raw_write(s->fd, s->ssl, t->request + s->sent, t->request_len - s->sent, os_errno,
+				      s->errbuf, sizeof(s->errbuf));
 
-		if (s->ssl == NULL) {
-			n = send(s->fd, p, left, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					return 0;
-				*os_errno = errno;
-				snprintf(s->errbuf, sizeof(s->errbuf), "Send failure: %s", strerror(errno));
-				return -1;
-			}
-		} else {
-			n = SSL_write(s->ssl, p, (int)left);
-			if (n <= 0) {
-				int e = SSL_get_error(s->ssl, (int)n);
-
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-					return 0;
-				*os_errno = e == SSL_ERROR_SYSCALL ? errno : 0;
-				snprintf(s->errbuf, sizeof(s->errbuf), "Send failure: %s",
-					 *os_errno != 0 ? strerror((int)*os_errno) : "TLS error");
-				ERR_clear_error();
-				return -1;
-			}
-		}
+		if (n <= 0)
+			return (int)n;
 		s->sent += (size_t)n;
 	}
 	return 1;
 }
 
-/* Drives the TLS handshake: 1 done, 0 would block, -1 after raw_fail. */
+/*
+ * Drives the TLS handshake of a connected socket (creating *sslp on the
+ * first call): 1 done, 0 would block, -1 failed, with curl's code, the
+ * errno and curl's wording in errbuf.
+ */
 static int
-raw_handshake(struct worker *w, struct slot *s, int64_t now)
+raw_tls_step(struct worker *w, SSL **sslp, int fd, char *errbuf, size_t errlen, CURLcode *rc, long *os_errno)
 {
 	const struct raw_target *t = &w->sh->raw;
 	int n, e;
 
-	if (s->ssl == NULL) {
-		s->ssl = SSL_new(t->ctx);
-		if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
-			raw_fail(w, s, now, CURLE_SSL_CONNECT_ERROR, 0, "SSL: cannot create a connection");
+	if (*sslp == NULL) {
+		*sslp = SSL_new(t->ctx);
+		if (*sslp == NULL || SSL_set_fd(*sslp, fd) != 1) {
+			*rc = CURLE_SSL_CONNECT_ERROR;
+			*os_errno = 0;
+			snprintf(errbuf, errlen, "SSL: cannot create a connection");
 			return -1;
 		}
 		if (t->sni)
-			SSL_set_tlsext_host_name(s->ssl, t->host);
+			SSL_set_tlsext_host_name(*sslp, t->host);
 		if (t->verify_name) {
 			if (t->host_is_ip)
-				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), t->host);
+				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(*sslp), t->host);
 			else
-				SSL_set1_host(s->ssl, t->host);
+				SSL_set1_host(*sslp, t->host);
 		}
 		if (w->tls_session != NULL)
-			SSL_set_session(s->ssl, w->tls_session);
-		SSL_set_connect_state(s->ssl);
+			SSL_set_session(*sslp, w->tls_session);
+		SSL_set_connect_state(*sslp);
 	}
-	n = SSL_connect(s->ssl);
+	n = SSL_connect(*sslp);
 	if (n == 1) {
 		/* Resumption for the next connection of this worker, as curl's session cache does. */
 		if (w->tls_session == NULL)
-			w->tls_session = SSL_get1_session(s->ssl);
+			w->tls_session = SSL_get1_session(*sslp);
 		return 1;
 	}
-	e = SSL_get_error(s->ssl, n);
+	e = SSL_get_error(*sslp, n);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
-	if (SSL_get_verify_result(s->ssl) != X509_V_OK) {
-		long v = SSL_get_verify_result(s->ssl);
+	*os_errno = 0;
+	if (SSL_get_verify_result(*sslp) != X509_V_OK) {
+		long v = SSL_get_verify_result(*sslp);
 
 		ERR_clear_error();
-		raw_fail(w, s, now, CURLE_PEER_FAILED_VERIFICATION, 0, "SSL certificate problem: %s",
-			 X509_verify_cert_error_string(v));
+		*rc = CURLE_PEER_FAILED_VERIFICATION;
+		snprintf(errbuf, errlen, "SSL certificate problem: %s", X509_verify_cert_error_string(v));
 	} else if (e == SSL_ERROR_SYSCALL) {
 		int en = errno;
 
 		ERR_clear_error();
-		raw_fail(w, s, now, CURLE_SSL_CONNECT_ERROR, en, "OpenSSL SSL_connect: %s in connection to %s:%d",
+		*rc = CURLE_SSL_CONNECT_ERROR;
+		*os_errno = en;
+		snprintf(errbuf, errlen, "OpenSSL SSL_connect: %s in connection to %s:%d",
 			 en != 0 ? strerror(en) : "connection closed", t->host, t->port);
 	} else {
 		char msg[200];
 
 		ERR_error_string_n(ERR_get_error(), msg, sizeof(msg));
 		ERR_clear_error();
-		raw_fail(w, s, now, CURLE_SSL_CONNECT_ERROR, 0, "OpenSSL SSL_connect: %s", msg);
+		*rc = CURLE_SSL_CONNECT_ERROR;
+		snprintf(errbuf, errlen, "OpenSSL SSL_connect: %s", msg);
 	}
 	return -1;
+}
+
+/* Drives the TLS handshake of a slot's connection: 1 done, 0 would block, -1 after raw_fail. */
+static int
+raw_handshake(struct worker *w, struct slot *s, int64_t now)
+{
+	char msg[CURL_ERROR_SIZE];
+	CURLcode rc = CURLE_OK;
+	long e = 0;
+	int n = raw_tls_step(w, &s->ssl, s->fd, msg, sizeof(msg), &rc, &e);
+
+	if (n < 0)
+		raw_fail(w, s, now, rc, e, "%s", msg);
+	return n;
 }
 
 /* Case-insensitive search of a token in a header value. */
@@ -972,22 +1121,14 @@ raw_step(struct worker *w, struct slot *s, int64_t now)
 
 	switch (s->state) {
 	case RS_CONNECTING: {
-		int e = 0;
-		socklen_t el = sizeof(e);
+		int e = raw_connected(s->fd);
 
-		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
-			e = errno;
-		if (e == 0) {
-			struct sockaddr_storage peer;
-			socklen_t pl = sizeof(peer);
-
-			/* Not connected yet and no error: the connect is still in progress. */
-			if (getpeername(s->fd, (struct sockaddr *)&peer, &pl) < 0)
-				return;
-		} else {
-			raw_fail(w, s, now, CURLE_COULDNT_CONNECT, e, "Failed to connect to %s port %d after %lld ms: %s",
+		if (e == 0)
+			return;
+		if (e < 0) {
+			raw_fail(w, s, now, CURLE_COULDNT_CONNECT, -e, "Failed to connect to %s port %d after %lld ms: %s",
 				 t->host, t->port, (long long)((now - (s->conn_deadline - t->connect_timeout_us)) / 1000),
-				 strerror(e));
+				 strerror(-e));
 			return;
 		}
 		s->state = t->ctx != NULL ? RS_HANDSHAKE : RS_SEND;
@@ -1025,7 +1166,7 @@ raw_step(struct worker *w, struct slot *s, int64_t now)
 		return;
 	}
 	for (;;) {
-		ssize_t n = raw_read(s, w->rbuf, RAW_RBUF, &os_errno);
+		ssize_t n = raw_read(s->fd, s->ssl, w->rbuf, RAW_RBUF, &os_errno, s->errbuf, sizeof(s->errbuf));
 
 		if (n == -1)
 			return;
@@ -1117,6 +1258,609 @@ raw_timeouts(struct worker *w, int64_t now)
 	w->raw_next_check = next;
 }
 
+/*
+ * --- the native HTTP/2 path ---
+ *
+ * libcurl 7.88 writes each stream's HEADERS with its own send and polls
+ * between transfers, so one connection carrying 64 streams spends most of
+ * its time in system calls. Here libnghttp2 does the framing and HPACK,
+ * and the engine the I/O: the request's header list is built once, every
+ * request a loop turn starts is submitted to its connection's session,
+ * and then each connection with something to say writes all its pending
+ * frames (HEADERS of new streams, WINDOW_UPDATE, SETTINGS and PING
+ * acknowledgements) in one write; reads take whatever the socket holds.
+ *
+ * Connections are set up as the HTTP/1.1 path's (same TLS context
+ * settings, verification, client certificate, SNI, resumption and
+ * timeouts), with ALPN h2, or without TLS for h2c with prior knowledge.
+ * Slot i is a stream of connection position i / M. Requests started while
+ * their connection is being set up wait and go out with the session's
+ * first flight. A stream the server refused (RST_STREAM REFUSED_STREAM, or
+ * beyond the last stream of a GOAWAY) never reached the application: like
+ * curl, the engine sends it once more, on a new connection when the old
+ * one takes no more. Other resets and a connection lost under its streams
+ * are errors in curl's terms.
+ */
+
+static void h2_flush(struct worker *w, struct h2conn *c, int64_t now);
+
+/* Puts a connection on the worker's list of those with frames to write. */
+static void
+h2_dirty(struct worker *w, struct h2conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->next_dirty = w->h2dirty;
+	w->h2dirty = c;
+}
+
+static void
+h2_conn_close(struct h2conn *c)
+{
+	if (c->ng != NULL) {
+		nghttp2_session_del(c->ng);
+		c->ng = NULL;
+	}
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0) {
+		close(c->fd);           /* also leaves the epoll set */
+		c->fd = -1;
+	}
+	c->olen = c->ooff = 0;
+	c->state = HC_DEAD;
+}
+
+static void
+h2_conn_free(struct worker *w, struct h2conn *c)
+{
+	h2_conn_close(c);
+	if (w->h2pos[c->pos] == c)
+		w->h2pos[c->pos] = NULL;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->h2all = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c->obuf);
+	free(c);
+}
+
+/* Frees a connection nothing needs any more: detached, no slot on it, not being handled, nothing to write. */
+static void
+h2_gc(struct worker *w, struct h2conn *c)
+{
+	if (c->detached && c->active == 0 && c->in_use == 0 && !c->dirty)
+		h2_conn_free(w, c);
+}
+
+/* Takes a connection away from its position: it carries its streams to their end but no new ones. */
+static void
+h2_detach(struct worker *w, struct h2conn *c)
+{
+	if (w->h2pos[c->pos] == c)
+		w->h2pos[c->pos] = NULL;
+	c->detached = true;
+	h2_gc(w, c);
+}
+
+/* Whether a connection takes new requests. */
+static bool
+h2_usable(const struct h2conn *c)
+{
+	return c->state != HC_DEAD && (c->ng == NULL || nghttp2_session_check_request_allowed(c->ng));
+}
+
+/* Unhooks a slot from its connection. */
+static void
+h2_release(struct worker *w, struct slot *s)
+{
+	struct h2conn *c = s->hc;
+
+	s->hc = NULL;
+	s->stream_id = 0;
+	if (c != NULL) {
+		c->active--;
+		h2_gc(w, c);
+	}
+}
+
+/* Ends a slot's request with a transport error described like curl does. */
+static void __attribute__((format(printf, 6, 7)))
+h2_fail(struct worker *w, struct slot *s, int64_t now, CURLcode rc, long os_errno, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->errbuf, sizeof(s->errbuf), fmt, ap);
+	va_end(ap);
+	h2_release(w, s);
+	complete(w, s, rc, 0, 0, os_errno, now);
+}
+
+/* Hands a slot's request to its connection's session. */
+static void
+h2_submit(struct worker *w, struct h2conn *c, struct slot *s, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	int32_t id = nghttp2_submit_request(c->ng, NULL, t->nva, t->nvlen, NULL, s);
+
+	if (id < 0) {
+		h2_fail(w, s, now, CURLE_SEND_ERROR, 0, "HTTP/2: cannot submit the request: %s", nghttp2_strerror(id));
+		return;
+	}
+	s->stream_id = id;
+	h2_dirty(w, c);
+}
+
+/* A new connection at position pos, connecting; NULL with the error in errbuf, rc and os_errno. */
+static struct h2conn *
+h2_conn_new(struct worker *w, int pos, int64_t now, char *errbuf, size_t errlen, CURLcode *rc, long *os_errno)
+{
+	const struct raw_target *t = &w->sh->raw;
+	struct h2conn *c = mc_xcalloc(1, sizeof(*c));
+
+	c->fd = raw_dial(w, c, errbuf, errlen, rc, os_errno);
+	if (c->fd < 0) {
+		free(c);
+		return NULL;
+	}
+	c->w = w;
+	c->pos = pos;
+	c->state = HC_CONNECTING;
+	c->started = now;
+	c->conn_deadline = now + t->connect_timeout_us;
+	if (c->conn_deadline < w->raw_next_check)
+		w->raw_next_check = c->conn_deadline;
+	c->next = w->h2all;
+	if (c->next != NULL)
+		c->next->prev = c;
+	w->h2all = c;
+	w->h2pos[pos] = c;
+	return c;
+}
+
+/* Puts a slot's request on its position's connection, opening one when there is none that takes it. */
+static void
+h2_attach(struct worker *w, struct slot *s, int64_t now)
+{
+	struct h2conn *c = w->h2pos[s->pos];
+
+	if (c != NULL && !h2_usable(c)) {
+		h2_detach(w, c);
+		c = NULL;
+	}
+	if (c == NULL) {
+		char msg[CURL_ERROR_SIZE];
+		CURLcode rc = CURLE_COULDNT_CONNECT;
+		long e = 0;
+
+		c = h2_conn_new(w, s->pos, now, msg, sizeof(msg), &rc, &e);
+		if (c == NULL) {
+			h2_fail(w, s, now, rc, e, "%s", msg);
+			return;
+		}
+	}
+	s->hc = c;
+	c->active++;
+	s->reused = c->state == HC_READY;
+	if (c->state == HC_READY)
+		h2_submit(w, c, s, now);
+}
+
+static void
+h2_start(struct worker *w, struct slot *s, int64_t now)
+{
+	s->deadline = now + w->sh->raw.timeout_us;
+	if (s->deadline < w->raw_next_check)
+		w->raw_next_check = s->deadline;
+	s->retried = false;
+	s->got_any = false;
+	s->status = 0;
+	s->body_got = 0;
+	s->stream_id = 0;
+	h2_attach(w, s, now);
+}
+
+/* Sends a request the server never processed once more, as curl does. */
+static void
+h2_retry(struct worker *w, struct slot *s, int64_t now)
+{
+	h2_release(w, s);
+	s->retried = true;
+	s->got_any = false;
+	s->status = 0;
+	s->body_got = 0;
+	s->len = 0;
+	if (s->buf != NULL)
+		s->buf[0] = '\0';
+	h2_attach(w, s, now);
+}
+
+/*
+ * Ends a connection and every request on it: those sent on a kept-alive
+ * connection that got no answer go once more on a new one (the server
+ * closed it while they were on their way), the others fail with rc.
+ */
+static void __attribute__((format(printf, 6, 7)))
+h2_conn_fail(struct worker *w, struct h2conn *c, int64_t now, CURLcode rc, long os_errno, const char *fmt, ...)
+{
+	int m = w->nslots / w->npos;
+	char msg[CURL_ERROR_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->in_use++;
+	h2_conn_close(c);
+	for (int i = c->pos * m; i < (c->pos + 1) * m; i++) {
+		struct slot *s = &w->slots[i];
+
+		if (!s->busy || s->hc != c)
+			continue;
+		if (s->reused && !s->got_any && !s->retried)
+			h2_retry(w, s, now);
+		else
+			h2_fail(w, s, now, rc, os_errno, "%s", msg);
+	}
+	c->in_use--;
+	/* Nothing refers to it but its position, which replaces it at its next request. */
+	h2_detach(w, c);
+}
+
+/* The busy slot of this connection's stream, or NULL (a stream given up on, or of a request retried elsewhere). */
+static struct slot *
+h2_slot(struct h2conn *c, int32_t id)
+{
+	struct slot *s = nghttp2_session_get_stream_user_data(c->ng, id);
+
+	return s != NULL && s->busy && s->hc == c && s->stream_id == id ? s : NULL;
+}
+
+static int
+h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+	     const uint8_t *value, size_t valuelen, uint8_t flags, void *arg)
+{
+	struct h2conn *c = arg;
+	const char *want = c->w->sh->o->extract_header;
+	struct slot *s;
+
+	(void)ng;
+	(void)flags;
+	if (frame->hd.type != NGHTTP2_HEADERS || (s = h2_slot(c, frame->hd.stream_id)) == NULL)
+		return 0;
+	s->got_any = true;
+	if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
+		/* nghttp2 has checked that it is three digits. */
+		s->status = valuelen == 3 ? (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0') : 0;
+		/* A new response (after an interim one): its headers are the ones that count. */
+		s->len = 0;
+		if (s->buf != NULL)
+			s->buf[0] = '\0';
+	} else if (want != NULL && c->w->has_re && namelen == strlen(want) &&
+		   strncasecmp((const char *)name, want, namelen) == 0) {
+		s->len = 0;             /* the last occurrence wins */
+		slot_keep(s, (const char *)value, valuelen, MAX_HEADER_VALUE);
+	}
+	return 0;
+}
+
+static int
+h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *arg)
+{
+	struct h2conn *c = arg;
+	struct slot *s = h2_slot(c, id);
+
+	(void)ng;
+	(void)flags;
+	if (s == NULL)
+		return 0;
+	s->got_any = true;
+	s->body_got += (int64_t)len;
+	if (c->w->has_re && c->w->sh->o->extract_header == NULL)
+		slot_keep(s, (const char *)data, len, c->w->sh->extract_max);
+	return 0;
+}
+
+/* A request stream ended: its response, a retry, or an error. */
+static void
+h2_stream_end(struct worker *w, struct h2conn *c, struct slot *s, uint32_t code)
+{
+	int64_t now = w->h2now;
+	int32_t id = s->stream_id;
+
+	if (code == NGHTTP2_NO_ERROR && s->status >= 200) {
+		h2_release(w, s);
+		complete(w, s, CURLE_OK, s->status, s->body_got, 0, now);
+	} else if (code == NGHTTP2_REFUSED_STREAM && !s->got_any && !s->retried) {
+		h2_retry(w, s, now);
+	} else if (code == NGHTTP2_NO_ERROR) {
+		h2_fail(w, s, now, CURLE_GOT_NOTHING, 0, "HTTP/2 stream %d closed without a response", (int)id);
+	} else {
+		/* curl says "was not closed cleanly"; "reset" classifies it as what it is. */
+		h2_fail(w, s, now, CURLE_RECV_ERROR, 0, "HTTP/2 stream %d was reset: %s (err %u)", (int)id,
+			nghttp2_http2_strerror(code), code);
+	}
+	(void)c;
+}
+
+static int
+h2_on_close(nghttp2_session *ng, int32_t id, uint32_t code, void *arg)
+{
+	struct h2conn *c = arg;
+	struct slot *s = h2_slot(c, id);
+
+	(void)ng;
+	if (s != NULL)
+		h2_stream_end(c->w, c, s, code);
+	return 0;
+}
+
+/* A request whose HEADERS could not go out (the server sent GOAWAY meanwhile): it never reached the server. */
+static int
+h2_on_not_sent(nghttp2_session *ng, const nghttp2_frame *frame, int lib_error, void *arg)
+{
+	struct h2conn *c = arg;
+	struct slot *s;
+
+	(void)ng;
+	(void)lib_error;
+	if (frame->hd.type == NGHTTP2_HEADERS && (s = h2_slot(c, frame->hd.stream_id)) != NULL)
+		h2_stream_end(c->w, c, s, NGHTTP2_REFUSED_STREAM);
+	return 0;
+}
+
+/* The connection is up (and, with TLS, agreed to h2): its session starts and the waiting requests go out. */
+static int
+h2_ready(struct worker *w, struct h2conn *c, int64_t now)
+{
+	const nghttp2_settings_entry iv[] = {
+		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_WINDOW},
+	};
+	int m = w->nslots / w->npos;
+
+	if (c->ssl != NULL) {
+		const unsigned char *a = NULL;
+		unsigned int alen = 0;
+
+		SSL_get0_alpn_selected(c->ssl, &a, &alen);
+		if (alen != 2 || memcmp(a, "h2", 2) != 0) {
+			h2_conn_fail(w, c, now, CURLE_HTTP2, 0, "The server did not agree to HTTP/2 (ALPN %.*s)",
+				     alen > 0 ? (int)alen : 4, alen > 0 ? (const char *)a : "none");
+			return -1;
+		}
+	}
+	if (nghttp2_session_client_new(&c->ng, w->sh->raw.h2cbs, c) != 0 ||
+	    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0 ||
+	    nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0, H2_WINDOW) != 0) {
+		h2_conn_fail(w, c, now, CURLE_OUT_OF_MEMORY, 0, "HTTP/2: cannot start the session");
+		return -1;
+	}
+	c->state = HC_READY;
+	for (int i = c->pos * m; i < (c->pos + 1) * m; i++) {
+		struct slot *s = &w->slots[i];
+
+		if (s->busy && s->hc == c && s->stream_id == 0)
+			h2_submit(w, c, s, now);
+	}
+	h2_dirty(w, c);
+	return 0;
+}
+
+/* Reads all the socket holds into the session; its answers go out with the next flush. */
+static void
+h2_read(struct worker *w, struct h2conn *c, int64_t now)
+{
+	char msg[CURL_ERROR_SIZE];
+	long e = 0;
+
+	for (;;) {
+		ssize_t n = raw_read(c->fd, c->ssl, w->rbuf, RAW_RBUF, &e, msg, sizeof(msg));
+		ssize_t used;
+
+		if (n == -1)
+			break;
+		if (n == -2) {
+			h2_conn_fail(w, c, now, CURLE_RECV_ERROR, e, "%s", msg);
+			return;
+		}
+		if (n == 0) {
+			h2_conn_fail(w, c, now, CURLE_PARTIAL_FILE, 0,
+				     "HTTP/2 stream was not closed cleanly before end of the underlying stream");
+			return;
+		}
+		used = nghttp2_session_mem_recv(c->ng, (const uint8_t *)w->rbuf, (size_t)n);
+		if (used < 0) {
+			h2_conn_fail(w, c, now, CURLE_HTTP2, 0, "Error in the HTTP2 framing layer: %s",
+				     nghttp2_strerror((int)used));
+			return;
+		}
+	}
+	if (nghttp2_session_want_write(c->ng))
+		h2_dirty(w, c);
+	else if (!nghttp2_session_want_read(c->ng))
+		h2_conn_fail(w, c, now, CURLE_HTTP2, 0, "HTTP/2: the session ended");
+}
+
+/* Writes the connection's pending frames, gathered into as few writes as possible. */
+static void
+h2_flush(struct worker *w, struct h2conn *c, int64_t now)
+{
+	char msg[CURL_ERROR_SIZE];
+	long e = 0;
+
+	if (c->state != HC_READY)
+		return;
+	for (;;) {
+		ssize_t n;
+
+		if (c->ooff == c->olen) {
+			c->olen = c->ooff = 0;
+			while (c->olen < H2_OBUF) {
+				const uint8_t *data;
+				ssize_t len = nghttp2_session_mem_send(c->ng, &data);
+
+				if (len < 0) {
+					h2_conn_fail(w, c, now, CURLE_HTTP2, 0, "Error in the HTTP2 framing layer: %s",
+						     nghttp2_strerror((int)len));
+					return;
+				}
+				if (len == 0)
+					break;
+				if (c->olen + (size_t)len > c->ocap) {
+					c->ocap = c->olen + (size_t)len + H2_OBUF;
+					c->obuf = mc_xrealloc(c->obuf, c->ocap);
+				}
+				memcpy(c->obuf + c->olen, data, (size_t)len);
+				c->olen += (size_t)len;
+			}
+			if (c->olen == 0)
+				break;
+		}
+		/* A write that would block resumes at the next EPOLLOUT edge, with the same bytes. */
+		n = raw_write(c->fd, c->ssl, c->obuf + c->ooff, c->olen - c->ooff, &e, msg, sizeof(msg));
+		if (n == 0)
+			return;
+		if (n < 0) {
+			h2_conn_fail(w, c, now, CURLE_SEND_ERROR, e, "%s", msg);
+			return;
+		}
+		c->ooff += (size_t)n;
+	}
+	if (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng))
+		h2_conn_fail(w, c, now, CURLE_HTTP2, 0, "HTTP/2: the session ended");
+}
+
+/* Writes what every connection of the worker has to say: once per loop turn, after its new requests. */
+static void
+h2_flush_all(struct worker *w, int64_t now)
+{
+	struct h2conn *c;
+
+	w->h2now = now;             /* sending can end streams too (a GOAWAY met on the way) */
+	while ((c = w->h2dirty) != NULL) {
+		w->h2dirty = c->next_dirty;
+		c->dirty = false;
+		c->in_use++;
+		h2_flush(w, c, now);
+		c->in_use--;
+		h2_gc(w, c);
+	}
+}
+
+/* An event on an HTTP/2 connection. */
+static void
+h2_event(struct worker *w, struct h2conn *c, uint32_t events, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	char msg[CURL_ERROR_SIZE];
+	CURLcode rc = CURLE_OK;
+	long e = 0;
+	int r;
+
+	c->in_use++;
+	w->h2now = now;
+	switch (c->state) {
+	case HC_CONNECTING:
+		r = raw_connected(c->fd);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			h2_conn_fail(w, c, now, CURLE_COULDNT_CONNECT, -r, "Failed to connect to %s port %d after %lld ms: %s",
+				     t->host, t->port, (long long)((now - c->started) / 1000), strerror(-r));
+			break;
+		}
+		if (t->ctx == NULL) {
+			if (h2_ready(w, c, now) == 0)
+				h2_read(w, c, now);
+			break;
+		}
+		c->state = HC_HANDSHAKE;
+		/* fall through */
+	case HC_HANDSHAKE:
+		r = raw_tls_step(w, &c->ssl, c->fd, msg, sizeof(msg), &rc, &e);
+		if (r < 0)
+			h2_conn_fail(w, c, now, rc, e, "%s", msg);
+		/* The server's first frames may have come with the end of the handshake: read them now. */
+		else if (r > 0 && h2_ready(w, c, now) == 0)
+			h2_read(w, c, now);
+		break;
+	case HC_READY:
+		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			h2_read(w, c, now);
+		if (c->state == HC_READY && (events & EPOLLOUT) && c->ooff < c->olen)
+			h2_dirty(w, c);
+		break;
+	default:
+		break;
+	}
+	c->in_use--;
+	h2_gc(w, c);
+}
+
+/* Ends the HTTP/2 requests whose time is up, and the connections whose set-up time is; sets the next time to look. */
+static void
+h2_timeouts(struct worker *w, int64_t now)
+{
+	const struct raw_target *t = &w->sh->raw;
+	int64_t next = INT64_MAX;
+
+	w->h2now = now;
+	/* What this pass sets up meanwhile lowers it again; the minimum is taken at the end. */
+	w->raw_next_check = INT64_MAX;
+	for (int i = 0; i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+		struct h2conn *c = s->hc;
+
+		if (!s->busy)
+			continue;
+		if (now >= s->deadline) {
+			if (c != NULL && c->ng != NULL && s->stream_id > 0) {
+				/* Given up on: the server may stop working on it, and its late frames find no slot. */
+				nghttp2_session_set_stream_user_data(c->ng, s->stream_id, NULL);
+				nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, s->stream_id, NGHTTP2_CANCEL);
+				h2_dirty(w, c);
+			}
+			h2_fail(w, s, now, CURLE_OPERATION_TIMEDOUT, ETIMEDOUT,
+				"Operation timed out after %lld milliseconds with %lld bytes received",
+				(long long)(t->timeout_us / 1000), (long long)s->body_got);
+			continue;
+		}
+		if (s->deadline < next)
+			next = s->deadline;
+	}
+	for (int p = 0; p < w->npos; p++) {
+		struct h2conn *c = w->h2pos[p];
+
+		if (c == NULL || (c->state != HC_CONNECTING && c->state != HC_HANDSHAKE))
+			continue;
+		if (now >= c->conn_deadline) {
+			h2_conn_fail(w, c, now, CURLE_OPERATION_TIMEDOUT, ETIMEDOUT,
+				     "Connection timed out after %lld milliseconds", (long long)(t->connect_timeout_us / 1000));
+			continue;
+		}
+		if (c->conn_deadline < next)
+			next = c->conn_deadline;
+	}
+	if (next < w->raw_next_check)
+		w->raw_next_check = next;
+}
+
+/* Closes every connection, after a stop request or at the end. */
+static void
+h2_close_all(struct worker *w)
+{
+	while (w->h2all != NULL)
+		h2_conn_free(w, w->h2all);
+	w->h2dirty = NULL;
+}
+
 /* Fills sa from a numeric address (IPv6 in brackets or not); false when it is not one. */
 static bool
 numeric_addr(const char *a, size_t len, int port, struct sockaddr_storage *sa, socklen_t *salen)
@@ -1194,9 +1938,10 @@ raw_address(struct raw_target *t, const struct mc_probe_spec *req)
 
 /* The TLS context of the native path, set up as mc_probe_configure sets up curl's. NULL: leave it to curl. */
 static SSL_CTX *
-raw_tls(const struct mc_probe_spec *req)
+raw_tls(const struct mc_probe_spec *req, bool h2)
 {
-	static const unsigned char alpn[] = "\x08http/1.1";
+	/* What curl offers: h2 first when HTTP/2 is asked for. */
+	static const unsigned char alpn1[] = "\x08http/1.1", alpn2[] = "\x02h2\x08http/1.1";
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL)
@@ -1206,8 +1951,17 @@ raw_tls(const struct mc_probe_spec *req)
 	/* A server that closes without close_notify ends a response read to the end, as with curl. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-	if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0)
+	if (h2 ? SSL_CTX_set_alpn_protos(ctx, alpn2, sizeof(alpn2) - 1) != 0 :
+		 SSL_CTX_set_alpn_protos(ctx, alpn1, sizeof(alpn1) - 1) != 0)
 		goto fail;
+	if (h2) {
+		/*
+		 * Many streams' answers arrive at once: let one read system
+		 * call take several TLS records instead of one call each.
+		 */
+		SSL_CTX_set_read_ahead(ctx, 1);
+		SSL_CTX_set_default_read_buffer_len(ctx, RAW_RBUF);
+	}
 	if (req->insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else {
@@ -1241,12 +1995,118 @@ has_header(const struct mc_probe_spec *req, const char *name)
 	return req->host != NULL && strcasecmp(name, "Host") == 0;
 }
 
+/* Keeps a string for the run's HTTP/2 header list. */
+static uint8_t *
+h2_str(struct raw_target *t, char *owned)
+{
+	t->strs = mc_xrealloc(t->strs, (t->nstrs + 1) * sizeof(*t->strs));
+	t->strs[t->nstrs++] = owned;
+	return (uint8_t *)owned;
+}
+
+/* Appends a header to the HTTP/2 header list; name and value are kept for the run, not copied per request. */
+static void
+h2_nv(struct raw_target *t, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	nghttp2_nv *nv = &t->nva[t->nvlen++];
+
+	nv->name = h2_str(t, mc_xasprintf("%.*s", (int)nlen, name));
+	for (size_t i = 0; i < nlen; i++)
+		nv->name[i] = (uint8_t)tolower(nv->name[i]);
+	nv->namelen = nlen;
+	nv->value = h2_str(t, mc_xasprintf("%.*s", (int)vlen, value));
+	nv->valuelen = vlen;
+	nv->flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+}
+
+/* Headers that HTTP/2 forbids (RFC 9113, 8.2.2): curl drops or rewrites them, so such loads stay on curl. */
+static bool
+h2_forbidden(const char *name, size_t len)
+{
+	static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+					    "upgrade", "te"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncasecmp(name, names[i], len) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Decides whether the native HTTP/1.1 path sends this load: a keep-alive
- * GET over HTTP/1.1, plain or TLS, to a single address, without response
- * extraction or headers curl would rewrite. It then builds the request
- * bytes once, as curl would send them. Anything else stays on curl.
- * Returns 0 (t->on tells which) or -ENOMEM.
+ * The request as an HTTP/2 header list, as curl sends it: the pseudo-
+ * headers (:authority from Host), user-agent, accept, then the caller's
+ * headers with lowercase names. False when a header needs curl's rules.
+ */
+static bool
+h2_request(struct raw_target *t, const struct mc_probe_spec *req, const char *path, const char *query,
+	   const char *host, const char *port, bool https)
+{
+	const char *method = req->method != NULL ? req->method : "GET", *authority = NULL;
+	char *p, *a;
+	size_t alen = 0;
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const char *h = req->headers[i], *c = strchr(h, ':');
+
+		if (h2_forbidden(h, (size_t)(c - h)))
+			return false;
+		if ((size_t)(c - h) == 4 && strncasecmp(h, "host", 4) == 0) {
+			authority = c + 1 + strspn(c + 1, " \t");
+			alen = strlen(authority);
+		}
+	}
+	if (req->host != NULL) {
+		authority = req->host;
+		alen = strlen(authority);
+	}
+	t->nva = mc_xcalloc(6 + req->n_headers, sizeof(*t->nva));
+	h2_nv(t, ":method", 7, method, strlen(method));
+	p = mc_xasprintf("%s%s%s", path, query != NULL ? "?" : "", query != NULL ? query : "");
+	h2_nv(t, ":path", 5, p, strlen(p));
+	free(p);
+	h2_nv(t, ":scheme", 7, https ? "https" : "http", https ? 5 : 4);
+	if (authority != NULL) {
+		h2_nv(t, ":authority", 10, authority, alen);
+	} else {
+		a = t->port == (https ? 443 : 80) ? mc_xstrdup(host) : mc_xasprintf("%s:%s", host, port);
+		h2_nv(t, ":authority", 10, a, strlen(a));
+		free(a);
+	}
+	if (!has_header(req, "User-Agent"))
+		h2_nv(t, "user-agent", 10, "meshcheck/" MC_VERSION, strlen("meshcheck/" MC_VERSION));
+	if (!has_header(req, "Accept"))
+		h2_nv(t, "accept", 6, "*/*", 3);
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const char *h = req->headers[i], *c = strchr(h, ':'), *v = c + 1 + strspn(c + 1, " \t");
+
+		if ((size_t)(c - h) == 4 && strncasecmp(h, "host", 4) == 0)
+			continue;
+		h2_nv(t, h, (size_t)(c - h), v, strlen(v));
+	}
+	return true;
+}
+
+static int
+h2_callbacks(struct raw_target *t)
+{
+	if (nghttp2_session_callbacks_new(&t->h2cbs) != 0)
+		return -ENOMEM;
+	nghttp2_session_callbacks_set_on_header_callback(t->h2cbs, h2_on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(t->h2cbs, h2_on_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(t->h2cbs, h2_on_close);
+	nghttp2_session_callbacks_set_on_frame_not_send_callback(t->h2cbs, h2_on_not_sent);
+	return 0;
+}
+
+/*
+ * Decides whether a native path sends this load: a keep-alive request to a
+ * single address without a body, without headers curl would rewrite and
+ * without --connect-to; over HTTP/1.1 (plain or TLS) a GET without
+ * response extraction, over HTTP/2 (TLS with ALPN, or h2c with prior
+ * knowledge over plain http) a GET or HEAD with any extraction and any
+ * number of streams. It then builds the request once, as curl would send
+ * it. Anything else stays on curl. Returns 0 (t->on tells which) or
+ * -ENOMEM.
  */
 static int
 raw_setup(struct shared *sh, const struct mc_probe_spec *req)
@@ -1255,19 +2115,23 @@ raw_setup(struct shared *sh, const struct mc_probe_spec *req)
 	struct raw_target *t = &sh->raw;
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
 	unsigned char probe[sizeof(struct in6_addr)];
-	bool https, eligible = false;
+	bool https, h2, eligible = false;
 	size_t hl;
 	CURLU *u;
 	FILE *f;
 
-	if (req->version != MC_HTTP_1_1 || req->fresh || req->body != NULL || o->extract != NULL || o->streams > 1 ||
-	    (req->method != NULL && strcmp(req->method, "GET") != 0))
+	h2 = req->version == MC_HTTP_2 || req->version == MC_HTTP_H2C;
+	if (req->fresh || req->body != NULL || req->connect_to != NULL)
+		return 0;
+	if (!h2 && (o->extract != NULL || o->streams > 1 || (req->method != NULL && strcmp(req->method, "GET") != 0)))
+		return 0;
+	if (h2 && req->method != NULL && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
 		return 0;
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const char *c = strchr(req->headers[i], ':');
 
 		/* "Name:" (curl drops the header) or "Name;" (sent empty): curl's rules, curl's path. */
-		if (c == NULL || c[strspn(c + 1, " \t") + 1] == '\0')
+		if (c == NULL || c == req->headers[i] || c[strspn(c + 1, " \t") + 1] == '\0')
 			return 0;
 	}
 	u = curl_url();
@@ -1283,6 +2147,9 @@ raw_setup(struct shared *sh, const struct mc_probe_spec *req)
 	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK || strchr(host, '%') != NULL)
 		goto out;               /* credentials or a zone id: curl's business */
 	https = strcmp(scheme, "https") == 0;
+	/* HTTP/2 over plain http without prior knowledge is HTTP/1.1 for curl; h2c over https is curl's too. */
+	if ((req->version == MC_HTTP_2 && !https) || (req->version == MC_HTTP_H2C && https))
+		goto out;
 	hl = strlen(host);
 	t->host = hl >= 2 && host[0] == '[' ? mc_xasprintf("%.*s", (int)hl - 2, host + 1) : mc_xstrdup(host);
 	t->port = atoi(port);
@@ -1290,7 +2157,7 @@ raw_setup(struct shared *sh, const struct mc_probe_spec *req)
 	if (!raw_address(t, req))
 		goto out;
 	if (https) {
-		t->ctx = raw_tls(req);
+		t->ctx = raw_tls(req, h2);
 		if (t->ctx == NULL)
 			goto out;
 		t->sni = !t->host_is_ip;
@@ -1300,6 +2167,15 @@ raw_setup(struct shared *sh, const struct mc_probe_spec *req)
 	t->connect_timeout_us = (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000) * 1000LL;
 	if (t->connect_timeout_us > t->timeout_us)
 		t->connect_timeout_us = t->timeout_us;
+	if (h2) {
+		t->h2 = true;
+		if (!h2_request(t, req, path, query, host, port, https))
+			goto out;
+		if (h2_callbacks(t) < 0)
+			goto out;
+		eligible = true;
+		goto out;
+	}
 
 	/* The request as curl 7.x/8.x words it: request line, Host, User-Agent, Accept, then the caller's headers. */
 	f = open_memstream(&t->request, &t->request_len);
@@ -1337,6 +2213,12 @@ raw_free(struct raw_target *t)
 	free(t->host);
 	free(t->request);
 	SSL_CTX_free(t->ctx);
+	for (size_t i = 0; i < t->nstrs; i++)
+		free(t->strs[i]);
+	free(t->strs);
+	free(t->nva);
+	if (t->h2cbs != NULL)
+		nghttp2_session_callbacks_del(t->h2cbs);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -1490,6 +2372,13 @@ wait_and_act(struct worker *w, int64_t until)
 	if (w->sh->raw.on) {
 		/* One clock read per batch: the batch's answers all arrived by then. */
 		now = now_us();
+		if (w->sh->raw.h2) {
+			for (int i = 0; i < n; i++)
+				h2_event(w, evs[i].data.ptr, evs[i].events, now);
+			if (now >= w->raw_next_check)
+				h2_timeouts(w, now);
+			return;
+		}
 		for (int i = 0; i < n; i++)
 			raw_event(w, evs[i].data.ptr, evs[i].events, now);
 		if (now >= w->raw_next_check)
@@ -1522,7 +2411,9 @@ abandon(struct worker *w)
 
 		if (!s->busy)
 			continue;
-		if (w->sh->raw.on)
+		if (w->sh->raw.on && w->sh->raw.h2)
+			s->hc = NULL;   /* its connection goes below */
+		else if (w->sh->raw.on)
 			raw_close(s);
 		else
 			curl_multi_remove_handle(w->multi, s->easy);
@@ -1531,6 +2422,8 @@ abandon(struct worker *w)
 		if (s->record)
 			w->abandoned++;
 	}
+	if (w->h2pos != NULL)
+		h2_close_all(w);
 }
 
 /* Runs one worker to the end; workers (all of them) only for worker 0's progress reports. */
@@ -1555,6 +2448,9 @@ run_worker(struct worker *w, struct worker *workers, int n)
 		start_due(w, now);
 		if (w->intake_closed && w->nfree == w->nslots)
 			break;
+		/* The turn's new requests and the answers to the server's frames, one write per connection. */
+		if (w->h2dirty != NULL)
+			h2_flush_all(w, now);
 		if (w->id == 0 && o->progress != NULL && now >= next_progress) {
 			report_progress(workers, n, now);
 			while (next_progress <= now)
@@ -1638,10 +2534,16 @@ worker_init(struct worker *w, struct shared *sh, int id, int nconn, int streams,
 	w->slots = mc_xcalloc((size_t)nslots, sizeof(*w->slots));
 	w->free = mc_xcalloc((size_t)nslots, sizeof(*w->free));
 	w->nslots = nslots;
-	for (int i = 0; i < nslots; i++)
+	for (int i = 0; i < nslots; i++) {
 		w->slots[i].fd = -1;
+		w->slots[i].pos = i / streams;
+	}
 	if (sh->raw.on)
 		w->rbuf = mc_xmalloc(RAW_RBUF);
+	if (sh->raw.on && sh->raw.h2) {
+		w->h2pos = mc_xcalloc((size_t)nconn, sizeof(*w->h2pos));
+		w->npos = nconn;
+	}
 	for (int i = 0; i < nslots; i++) {
 		struct slot *s = &w->slots[i];
 
@@ -1688,6 +2590,9 @@ worker_free(struct worker *w)
 		free(s->buf);
 		free(s->hbuf);
 	}
+	if (w->h2pos != NULL)
+		h2_close_all(w);
+	free(w->h2pos);
 	free(w->rbuf);
 	SSL_SESSION_free(w->tls_session);
 	if (w->multi != NULL)
@@ -1815,14 +2720,20 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	sh.tmpl = curl_easy_init();
 	if (sh.tmpl == NULL)
 		return mc_err(err, errlen, ENOMEM, "curl_easy_init failed");
+	ret = raw_setup(&sh, &req);
+	if (ret < 0) {
+		mc_err(err, errlen, ENOMEM, "out of memory preparing the request");
+		goto out;
+	}
 	/*
 	 * libcurl before 8.0.0 fails every request that reuses an h2c
 	 * prior-knowledge connection ("Error in the HTTP2 framing layer",
-	 * curl issue #10634): there the only correct h2c load is one
-	 * connection per request, and the result says so.
+	 * curl issue #10634): there the only correct h2c load on curl is
+	 * one connection per request, and the result says so. The native
+	 * HTTP/2 path has no such problem.
 	 */
 	cv = curl_version_info(CURLVERSION_NOW);
-	if (req.version == MC_HTTP_H2C && !req.fresh && cv->version_num < 0x080000) {
+	if (!sh.raw.on && req.version == MC_HTTP_H2C && !req.fresh && cv->version_num < 0x080000) {
 		if (nstreams > 1) {
 			ret = mc_err(err, errlen, EINVAL,
 				     "libcurl %s cannot reuse h2c connections (curl issue #10634): no streams over one connection",
@@ -1837,11 +2748,6 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	ret = mc_probe_configure(sh.tmpl, &req, &lists, err, errlen);
 	if (ret < 0)
 		goto out;
-	ret = raw_setup(&sh, &req);
-	if (ret < 0) {
-		mc_err(err, errlen, ENOMEM, "out of memory preparing the request");
-		goto out;
-	}
 
 	workers = mc_xcalloc((size_t)nthreads, sizeof(*workers));
 	for (int i = 0; i < nthreads; i++) {
@@ -1897,6 +2803,7 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	res->connections = nconn;
 	res->streams = nstreams;
 	res->threads = nthreads;
+	res->native = sh.raw.on;
 	res->responders = mc_xcalloc(MC_LOAD_MAX_RESPONDERS, sizeof(*res->responders));
 	for (int i = 0; i < nthreads; i++) {
 		merge(res, &workers[i]);

@@ -5,7 +5,10 @@
  * constant rate, latency measured from each request's intended send time so
  * that a slow server cannot hide its stalls: no coordinated omission).
  * With HTTP/2, each connection can carry M concurrent streams (C x M
- * requests in flight), as h2load -c C -m M does.
+ * requests in flight), as h2load -c C -m M does. Keep-alive GETs (HTTP/1.1
+ * and HTTP/2) and HEADs (HTTP/2) to one address go through the engine's
+ * own clients rather than libcurl, with the same results and error
+ * classes (load.c says which loads qualify).
  *
  * Results: a latency histogram (microseconds), counts per HTTP status and
  * per transport error class, late and unsent requests of the open loop, and
@@ -84,6 +87,7 @@ struct mc_load_result {
 	int64_t abandoned;          /* in flight when a stop request ended the run */
 	int64_t bytes;              /* response body bytes of recorded requests */
 	bool stopped;               /* ended by the stop flag */
+	bool native;                /* sent by the engine's own HTTP/1.1 or HTTP/2 client, not libcurl */
 	char warning[256];          /* how the run differs from what was asked, or "" */
 	int64_t codes[MC_LOAD_MAX_CODE];
 	int64_t codes_other;
