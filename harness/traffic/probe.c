@@ -115,6 +115,7 @@ mc_xfer_error_classify(CURLcode rc, long os_errno, const char *message)
 		return MC_XFER_OTHER;
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2_STREAM:    /* RST_STREAM: the same class as the native HTTP/2 path gives it */
 		return MC_XFER_RESET;
 	default:
 		return MC_XFER_OTHER;
