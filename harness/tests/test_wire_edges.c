@@ -572,6 +572,7 @@ START_TEST(classic_reader_matches_libpcap)
 			ck_assert_int_eq(WEXITSTATUS(system(c1)), (k == 0 ? 1 : 0));
 			ck_assert_int_eq(WEXITSTATUS(system(c2)), (k == 0 ? 1 : 0));
 			free(c1);
+			free(c2);
 			c1 = mc_xasprintf("%s/a.json", dir);
 			c2 = mc_xasprintf("%s/b.json", dir);
 			o1 = t_read(c1);
