@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,6 +40,11 @@
 #endif
 #define LINKTYPE_IPV4 228
 #define LINKTYPE_IPV6 229
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define PREFAULT_BYTES (64u << 10)
 
 /* A segment that arrived before the bytes in front of it. */
 struct ooo_seg {
@@ -62,7 +68,12 @@ struct classify {
 	uint32_t len[2];
 	uint32_t cap[2];
 	bool hello_done[2];         /* ClientHello (client dir) / ServerHello (server dir) parsed or given up */
+	struct classify *next;      /* in the engine's pool of spare ones */
 };
+
+/* Spare classification states kept for reuse, and the largest buffer a spare one keeps. */
+#define CL_POOL_MAX 64
+#define CL_POOL_KEEP 4096
 
 struct flow {
 	uint8_t addr[2][16];        /* [0] the client side, [1] the server side */
@@ -101,15 +112,18 @@ struct mc_wire {
 	size_t max_payload;
 	struct flow *flows;
 	size_t n_flows, cap_flows;
+	size_t flows_mapped;        /* flows[0 .. flows_mapped) lie in pages already mapped in */
 	uint64_t *table;            /* open addressing: key hash << 32 | flow index + 1; 0 = empty */
 	size_t table_size;          /* a power of two */
 	char **strings;             /* interned strings; id = index + 1 */
 	size_t n_strings, cap_strings;
-	uint32_t *str_table;        /* open addressing over strings: id, 0 = empty */
+	uint64_t *str_table;        /* open addressing over strings: hash << 32 | id, 0 = empty */
 	size_t str_table_size;      /* a power of two */
 	struct mc_wire_stats st;
 	uint64_t packet_no;
 	uint8_t *scratch;           /* max_payload bytes for gathering handshake messages */
+	struct classify *cl_pool;   /* spare classification states (CL_POOL_MAX at most) */
+	size_t n_cl_pool;
 };
 
 const char *
@@ -123,6 +137,28 @@ mc_flow_class_name(enum mc_flow_class c)
 	case MC_FLOW_PLAINTEXT: return "plaintext";
 	}
 	return "unknown";
+}
+
+/*
+ * Maps in, with one system call, the whole pages of [p, p + len) that the
+ * engine is about to fill. Where a page fault is dear (virtual machines
+ * that shadow page tables pay tens of microseconds per fault), taking them
+ * one by one as the flow table grows costs more than classifying its
+ * flows. Best effort: on a kernel without MADV_POPULATE_WRITE the pages
+ * simply fault in as they are touched.
+ */
+static void
+prefault(void *p, size_t len)
+{
+	static long page;
+	uintptr_t a, e;
+
+	if (page == 0)
+		page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+	a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	e = ((uintptr_t)p + len) & ~((uintptr_t)page - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
 }
 
 struct mc_wire *
@@ -156,6 +192,7 @@ mc_wire_new(const struct mc_wire_options *opts, char *err, size_t errlen)
 	w->scratch = mc_xmalloc(w->max_payload);
 	w->table_size = 1024;
 	w->table = mc_xcalloc(w->table_size, sizeof(*w->table));
+	prefault(w->table, w->table_size * sizeof(*w->table));
 	return w;
 }
 
@@ -194,51 +231,91 @@ mc_wire_free(struct mc_wire *w)
 	free(w->flows);
 	free(w->table);
 	free(w->scratch);
+	while (w->cl_pool != NULL) {
+		struct classify *cl = w->cl_pool;
+
+		w->cl_pool = cl->next;
+		free(cl->buf[0]);
+		free(cl->buf[1]);
+		free(cl);
+	}
 	free(w);
 }
 
+/* A 64-bit finaliser (murmur3's): every input bit moves every output bit. */
+static inline uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* A string's hash, eight bytes at a time (SNIs and ALPN lists run to tens of bytes). */
 static uint32_t
 str_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, v;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&v, s, 8);
+		h = (h ^ v) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	if (len > 0) {
+		v = 0;
+		memcpy(&v, s, len);
+		h = (h ^ v) * 0xff51afd7ed558ccdull;
+	}
+	h = mix64(h);
+	return (uint32_t)h;
 }
 
 static void
 str_table_grow(struct mc_wire *w)
 {
 	size_t size = w->str_table_size == 0 ? 64 : w->str_table_size * 2;
-	uint32_t *t = mc_xcalloc(size, sizeof(*t));
+	uint64_t *t = mc_xcalloc(size, sizeof(*t));
 
-	for (size_t i = 0; i < w->n_strings; i++) {
-		size_t j = str_hash(w->strings[i], strlen(w->strings[i])) & (size - 1);
+	for (size_t i = 0; i < w->str_table_size; i++) {
+		size_t j;
 
+		if (w->str_table[i] == 0)
+			continue;
+		j = (size_t)(w->str_table[i] >> 32) & (size - 1);
 		while (t[j] != 0)
 			j = (j + 1) & (size - 1);
-		t[j] = (uint32_t)(i + 1);
+		t[j] = w->str_table[i];
 	}
 	free(w->str_table);
 	w->str_table = t;
 	w->str_table_size = size;
 }
 
-/* Returns the id of s (len bytes), adding it once; a hash lookup, so hostile captures stay linear. */
+/*
+ * Returns the id of s (len bytes), adding it once; a hash lookup, so
+ * hostile captures stay linear. Slots keep the hash beside the id: a
+ * probe compares text only when the hashes agree.
+ */
 static uint32_t
 intern(struct mc_wire *w, const char *s, size_t len)
 {
+	uint32_t h;
 	size_t j;
 
 	if ((w->n_strings + 1) * 2 > w->str_table_size)
 		str_table_grow(w);
-	j = str_hash(s, len) & (w->str_table_size - 1);
+	h = str_hash(s, len);
+	j = h & (w->str_table_size - 1);
 	while (w->str_table[j] != 0) {
-		const char *t = w->strings[w->str_table[j] - 1];
+		uint32_t id = (uint32_t)w->str_table[j];
+		const char *t = w->strings[id - 1];
 
-		if (strncmp(t, s, len) == 0 && t[len] == '\0')
-			return w->str_table[j];
+		if ((uint32_t)(w->str_table[j] >> 32) == h && strncmp(t, s, len) == 0 && t[len] == '\0')
+			return id;
 		j = (j + 1) & (w->str_table_size - 1);
 	}
 	if (w->n_strings == w->cap_strings) {
@@ -248,8 +325,8 @@ intern(struct mc_wire *w, const char *s, size_t len)
 	w->strings[w->n_strings] = mc_xmalloc(len + 1);
 	memcpy(w->strings[w->n_strings], s, len);
 	w->strings[w->n_strings][len] = '\0';
-	w->str_table[j] = (uint32_t)++w->n_strings;
-	return w->str_table[j];
+	w->str_table[j] = (uint64_t)h << 32 | (uint32_t)++w->n_strings;
+	return (uint32_t)w->n_strings;
 }
 
 static const char *
@@ -258,20 +335,31 @@ string_of(const struct mc_wire *w, uint32_t id)
 	return id == 0 || id > w->n_strings ? NULL : w->strings[id - 1];
 }
 
-/* FNV-1a over the endpoint pair, ordered so both directions hash alike. */
+/* One endpoint (address of alen bytes, port) folded into 64 bits. */
+static inline uint64_t
+endpoint_hash(const uint8_t *a, uint16_t port, size_t alen)
+{
+	uint32_t w[4];
+
+	if (alen == 4) {
+		memcpy(w, a, 4);
+		return mix64((uint64_t)w[0] << 16 | port);
+	}
+	memcpy(w, a, 16);
+	return mix64(((uint64_t)w[0] << 32 | w[1]) ^ mix64((uint64_t)w[2] << 32 | w[3]) ^ ((uint64_t)port << 48));
+}
+
+/*
+ * The hash of an endpoint pair: both endpoints are hashed apart and then
+ * summed, so both directions of a flow hash alike. Word-wide, not a byte
+ * at a time: it runs for every packet.
+ */
 static uint32_t
 key_hash(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb, size_t alen)
 {
-	uint32_t h = 2166136261u, ha = 2166136261u, hb = 2166136261u;
+	uint64_t h = endpoint_hash(a, pa, alen) + endpoint_hash(b, pb, alen);
 
-	for (size_t i = 0; i < alen; i++) {
-		ha = (ha ^ a[i]) * 16777619u;
-		hb = (hb ^ b[i]) * 16777619u;
-	}
-	ha = (ha ^ pa) * 16777619u;
-	hb = (hb ^ pb) * 16777619u;
-	h ^= ha + hb;
-	return (h ^ (h >> 15)) * 2246822519u;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 /*
@@ -286,6 +374,8 @@ table_grow(struct mc_wire *w)
 	size_t size = w->table_size * 2;
 	uint64_t *t = mc_xcalloc(size, sizeof(*t));
 
+	/* Every page of a table 70% full is touched: map them all at once. */
+	prefault(t, size * sizeof(*t));
 	for (size_t i = 0; i < w->table_size; i++) {
 		size_t j;
 
@@ -335,8 +425,17 @@ flow_lookup(struct mc_wire *w, uint8_t family, const uint8_t *src, uint16_t spor
 	if (w->n_flows == w->cap_flows) {
 		w->cap_flows = w->cap_flows == 0 ? 256 : w->cap_flows * 2;
 		w->flows = mc_xrealloc(w->flows, w->cap_flows * sizeof(*w->flows));
+		w->flows_mapped = w->n_flows;
 	}
 	f = &w->flows[w->n_flows];
+	/* The array's pages are mapped a stretch ahead of the flows that fill them. */
+	if (w->n_flows >= w->flows_mapped) {
+		size_t ahead = (w->cap_flows - w->n_flows) * sizeof(*f);
+
+		ahead = ahead < PREFAULT_BYTES ? ahead : PREFAULT_BYTES;
+		prefault(f, ahead);
+		w->flows_mapped = w->n_flows + ahead / sizeof(*f);
+	}
 	memset(f, 0, sizeof(*f));
 	f->family = family;
 	/*
@@ -566,17 +665,45 @@ set_sample(struct flow *f, const uint8_t *b, size_t len)
 	f->sample[n] = '\0';
 }
 
-/* Classification is over: its buffers go, the verdict stays. */
-static void
-finish_classification(struct flow *f)
+/*
+ * A classification state for a flow that starts one: a spare one when the
+ * pool has it (flows start and finish classifying by the thousand, and
+ * reusing their buffers spares the allocator), else a new one.
+ */
+static struct classify *
+classify_get(struct mc_wire *w)
 {
-	if (f->cl != NULL) {
-		free(f->cl->buf[0]);
-		free(f->cl->buf[1]);
-		free(f->cl);
-		f->cl = NULL;
-	}
+	struct classify *cl = w->cl_pool;
+
+	if (cl == NULL)
+		return mc_xcalloc(1, sizeof(*cl));
+	w->cl_pool = cl->next;
+	w->n_cl_pool--;
+	cl->next = NULL;
+	cl->len[0] = cl->len[1] = 0;
+	cl->hello_done[0] = cl->hello_done[1] = false;
+	return cl;
+}
+
+/* Classification is over: its buffers go (to the pool when small), the verdict stays. */
+static void
+finish_classification(struct mc_wire *w, struct flow *f)
+{
+	struct classify *cl = f->cl;
+
+	f->cl = NULL;
 	f->done = true;
+	if (cl == NULL)
+		return;
+	if (w->n_cl_pool < CL_POOL_MAX && cl->cap[0] <= CL_POOL_KEEP && cl->cap[1] <= CL_POOL_KEEP) {
+		cl->next = w->cl_pool;
+		w->cl_pool = cl;
+		w->n_cl_pool++;
+		return;
+	}
+	free(cl->buf[0]);
+	free(cl->buf[1]);
+	free(cl);
 }
 
 static void
@@ -598,7 +725,7 @@ classify_step(struct mc_wire *w, struct flow *f, bool final)
 		f->decided = true;
 		if (c != MC_FLOW_TLS) {
 			set_sample(f, cl->buf[first], cl->len[first]);
-			finish_classification(f);
+			finish_classification(w, f);
 			return;
 		}
 	}
@@ -616,7 +743,7 @@ classify_step(struct mc_wire *w, struct flow *f, bool final)
 			cl->hello_done[d] = true;
 	}
 	if ((cl->hello_done[0] && cl->hello_done[1]) || final)
-		finish_classification(f);
+		finish_classification(w, f);
 }
 
 /* Follows TLS record boundaries to notice application data in each direction. */
@@ -713,7 +840,7 @@ deliver(struct mc_wire *w, struct flow *f, int d, const uint8_t *p, size_t n)
 		size_t room, take;
 
 		if (cl == NULL)
-			cl = f->cl = mc_xcalloc(1, sizeof(*cl));
+			cl = f->cl = classify_get(w);
 		room = w->max_payload - cl->len[d];
 		take = n < room ? n : room;
 		if (take > 0) {
@@ -1094,7 +1221,7 @@ settle(struct mc_wire *w)
 						set_sample(f, f->cl->buf[first], f->cl->len[first]);
 				}
 			}
-			finish_classification(f);
+			finish_classification(w, f);
 		}
 	}
 }
@@ -1190,6 +1317,7 @@ read_classic(struct mc_wire *w, pcap_t *p, int fd, const struct bpf_program *fil
 	if (lseek(fd, 24, SEEK_SET) < 0)
 		return mc_err(err, errlen, EIO, "%s: cannot seek: %s", name, strerror(errno));
 	buf = mc_xmalloc(cap);
+	prefault(buf, cap);
 	for (;;) {
 		size_t avail = len - pos;
 		ssize_t n;
