@@ -6,7 +6,7 @@
  *
  *   "input":  request fields (see check_http.h), "extract": "Hello version: (v[0-9]+)",
  *             "extract_header": NAME, "requests": N, "connections": 4
- *   "expect": { "shares": { "v1": 0.5, "v2": 0.5 }, "tolerance": 0.1, "alpha": 0.001 }
+ *   "expect": { "shares": { "v1": 0.5, "v2": 0.5 }, "tolerance": 0.1, "alpha": 1e-6 }
  *
  * Judging without flaking: N is computed from the tolerance (each share
  * within +-tolerance with probability 1 - alpha) unless given. The split
@@ -93,7 +93,7 @@ distribution_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 {
 	const cJSON *in = ctx->def->input, *ex = ctx->def->expect;
 	const cJSON *shares_j = cJSON_GetObjectItemCaseSensitive(ex, "shares"), *s;
-	double tol = num(ex, "tolerance", 0.1), alpha = num(ex, "alpha", 0.001);
+	double tol = num(ex, "tolerance", 0.1), alpha = num(ex, "alpha", 1e-6);
 	double shares[MAX_SHARES + 1], maxdev = 0, p, chi2 = 0;
 	int64_t observed[MAX_SHARES + 1] = {0}, n, matched = 0;
 	const char *names[MAX_SHARES + 1];
