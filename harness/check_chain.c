@@ -191,6 +191,21 @@ obtain(const struct mc_check_ctx *ctx, struct source *src, const char *server, c
 			rc = ctx->target->ops->endpoint(ctx->target, server, &ep, err, sizeof(err));
 			if (rc < 0)
 				goto out;
+			if (ep.via != NULL) {
+				/* Only the target reaches it (a pod on a cluster): the target reads its chain. */
+				char *pem = NULL, *root = NULL;
+
+				if (ctx->target->ops->chain == NULL)
+					rc = mc_err(err, sizeof(err), ENOTSUP, "%s: the %s target cannot read its chain",
+						    server, ctx->target->ops->name);
+				else if ((rc = ctx->target->ops->chain(ctx->target, server, &pem, &root, err,
+									sizeof(err))) == 0)
+					rc = mc_chain_parse_pem(pem, strlen(pem), server, &src->chain, err, sizeof(err));
+				src->issued_spiffe = mc_xstrdup(ep.spiffe);
+				free(pem);
+				free(root);
+				goto out;
+			}
 			snprintf(host, sizeof(host), "%s", ep.host);
 			port = ep.port;
 			fo.sni = ep.sni;

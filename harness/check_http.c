@@ -186,6 +186,23 @@ mc_http_req_build(struct mc_target *t, const cJSON *obj, const cJSON *defaults, 
 	return 0;
 }
 
+int
+mc_http_send(struct mc_target *t, const struct mc_http_req *r, size_t count, struct mc_probe_result *res, char *err,
+	     size_t errlen)
+{
+	int rc = 0;
+
+	if (r->ep.via != NULL) {
+		if (t->ops->send == NULL)
+			return mc_err(err, errlen, ENOTSUP, "%s: the %s target cannot send to it", r->target,
+				      t->ops->name);
+		return t->ops->send(t, &r->ep, &r->spec, count, res, err, errlen);
+	}
+	for (size_t i = 0; i < count && rc == 0; i++)
+		rc = mc_probe_run(&r->spec, &res[i], err, errlen);
+	return rc;
+}
+
 const char *
 mc_http_outcome(const struct mc_probe_result *res, char *buf, size_t buflen)
 {

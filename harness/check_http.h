@@ -57,6 +57,16 @@ struct mc_http_req {
 int mc_http_req_build(struct mc_target *t, const cJSON *obj, const cJSON *defaults, struct mc_http_req *r,
 		      char *err, size_t errlen);
 
+/*
+ * Sends count copies of the request: through the target when only it can
+ * reach the endpoint (the kube target runs curl in a pod), else from the
+ * harness. res[0..count-1] are filled; the caller frees each with
+ * mc_probe_result_free, also after a failure. Returns 0 when sent, whatever
+ * the outcomes.
+ */
+int mc_http_send(struct mc_target *t, const struct mc_http_req *r, size_t count, struct mc_probe_result *res,
+		 char *err, size_t errlen);
+
 /* "200", or the transport error class ("refused", "tls" ...) of a probe result. */
 const char *mc_http_outcome(const struct mc_probe_result *res, char *buf, size_t buflen);
 

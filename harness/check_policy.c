@@ -124,7 +124,7 @@ policy_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 		cJSON_AddStringToObject(e, "row", name);
 		cJSON_AddStringToObject(e, "expected", mc_http_outcome_text(want, a, sizeof(a)));
 		if (mc_http_req_build(ctx->target, row, defaults, &r, err, sizeof(err)) < 0 ||
-		    mc_probe_run(&r.spec, &res, err, sizeof(err)) < 0) {
+		    mc_http_send(ctx->target, &r, 1, &res, err, sizeof(err)) < 0) {
 			errors++;
 			mc_buf_printf(&seen, "%-28s error: %s\n", name, err);
 			cJSON_AddStringToObject(e, "error", err);

@@ -114,7 +114,7 @@ reach_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	mc_buf_init(&seen, 1 << 20);
 	mc_buf_init(&why, 1 << 12);
 	if (mc_http_req_build(ctx->target, ctx->def->input, NULL, &r, err, sizeof(err)) < 0 ||
-	    mc_probe_run(&r.spec, &res, err, sizeof(err)) < 0) {
+	    mc_http_send(ctx->target, &r, 1, &res, err, sizeof(err)) < 0) {
 		mc_case_set(c, MC_RESULT_ERROR, "%s", err);
 		goto out;
 	}

@@ -190,7 +190,7 @@ send_from(const struct mc_check_ctx *ctx, const char *from, const char *url, con
 	cJSON_AddItemToObject(o, "headers", hdrs);
 	cJSON_AddStringToObject(o, "body", body);
 	if (mc_http_req_build(ctx->target, o, NULL, &r, err, errlen) == 0 &&
-	    mc_probe_run(&r.spec, &res, err, errlen) == 0) {
+	    mc_http_send(ctx->target, &r, 1, &res, err, errlen) == 0) {
 		if (res.error == MC_XFER_OK)
 			status = res.status;
 		else
@@ -221,6 +221,8 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	struct mc_wire_verdict v;
 	struct mc_wire *w = NULL;
 	struct mc_capture *cap = NULL;
+	void *tcap = NULL;
+	bool remote = ctx->target->ops->capture_start != NULL && ctx->target->ops->capture_stop != NULL;
 	struct mc_buf bpf, seen, expected;
 	char canary[64], err[MC_ERRLEN] = "", first_err[MC_ERRLEN] = "";
 	const char *canaries[1] = {canary};
@@ -263,7 +265,19 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	co.iface = iface;
 	co.bpf = bpf.data;
 	co.write_path = pcap_full;
-	rc = mc_capture_start(w, &co, &cap, err, sizeof(err));
+	if (remote) {
+		/* The target captures where the servers' traffic passes (a node of a cluster). */
+		char *dir = mc_xstrdup(pcap_full), *slash = strrchr(dir, '/');
+
+		if (slash != NULL)
+			*slash = '\0';
+		(void)mc_mkdir_p(dir, 0755, NULL, 0);
+		iface = "the servers' node";
+		rc = ctx->target->ops->capture_start(ctx->target, names, n_eps, dir, &tcap, err, sizeof(err));
+		free(dir);
+	} else {
+		rc = mc_capture_start(w, &co, &cap, err, sizeof(err));
+	}
 	if (rc == -EPERM) {
 		mc_case_set(c, MC_RESULT_SKIP, "%s", err);
 		goto out;
@@ -293,8 +307,18 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 				snprintf(first_err, sizeof(first_err), "%s", err);
 		}
 	}
-	rc = mc_capture_stop(cap, err, sizeof(err));
-	cap = NULL;
+	if (remote) {
+		char *got = NULL;
+
+		rc = ctx->target->ops->capture_stop(ctx->target, tcap, w, &got, err, sizeof(err));
+		tcap = NULL;
+		if (got != NULL && strcmp(got, pcap_full) != 0 && rename(got, pcap_full) < 0)
+			rc = rc < 0 ? rc : mc_err(err, sizeof(err), errno, "%s: %s", got, strerror(errno));
+		free(got);
+	} else {
+		rc = mc_capture_stop(cap, err, sizeof(err));
+		cap = NULL;
+	}
 	if (rc < 0) {
 		mc_case_set(c, MC_RESULT_ERROR, "capture on %s: %s", iface, err);
 		goto out;
@@ -353,6 +377,12 @@ wire_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 out:
 	if (cap != NULL)
 		mc_capture_stop(cap, NULL, 0);
+	if (tcap != NULL) {
+		char *got = NULL;
+
+		(void)ctx->target->ops->capture_stop(ctx->target, tcap, w, &got, NULL, 0);
+		free(got);
+	}
 	mc_wire_free(w);
 	free(table);
 	free(pcap_rel);

@@ -24,5 +24,6 @@ int mc_cmd_pcap(int argc, char **argv);
 int mc_cmd_load(int argc, char **argv);
 int mc_cmd_up(int argc, char **argv);
 int mc_cmd_down(int argc, char **argv);
+int mc_cmd_clean(int argc, char **argv);
 
 #endif

@@ -19,12 +19,16 @@
 #include <openssl/rand.h>
 
 #include "check_kind.h"
+#include "clean.h"
 #include "cmd.h"
+#include "kubectl.h"
+#include "preflight.h"
 #include "report.h"
 #include "results.h"
 #include "runner.h"
 #include "suite.h"
 #include "target.h"
+#include "target_kube.h"
 #include "util.h"
 
 #define MAX_SUITES 256
@@ -49,13 +53,30 @@ usage(FILE *f)
 		"options:\n"
 		"  --suite FILE     a suite to run (repeatable)\n"
 		"  --case REGEX     run only cases whose \"suite/case\" matches (POSIX ERE)\n"
-		"  --target NAME    where fixtures run: local (default)\n"
+		"  --target NAME    where fixtures run: local (default, a mesh on this machine)\n"
+		"                   or kube (real clusters through kubectl)\n"
 		"  --out DIR        report directory (default out/)\n"
 		"  --junit FILE     write the JUnit report here instead of DIR/junit.xml\n"
 		"  --html FILE      write the HTML report here instead of DIR/report.html\n"
 		"  --json FILE      write the JSON report here instead of DIR/report.json\n"
 		"  --list           list the selected suites and cases, run nothing\n"
-		"  --keep           keep the run directory (certificates, configs, logs)\n"
+		"  --keep           keep the run directory (certificates, configs, logs); on\n"
+		"                   kube, leave the deployed objects in the clusters\n"
+		"  --run-id ID      name the run (default: time and random); the value of the\n"
+		"                   meshcheck.io/run label on kube\n"
+		"\n"
+		"kube target (see README.md, \"Running against real clusters\"):\n"
+		"  --context CTX    a kubeconfig context, one per topology cluster, in order\n"
+		"                   (c1 first); repeatable, required with --target kube\n"
+		"  --kubeconfig F   kubeconfig file (default: kubectl's)\n"
+		"  --revision REV   inject with istio.io/rev=REV instead of istio-injection\n"
+		"  --namespace-prefix P  prefix of the namespaces created (default mc-)\n"
+		"  --capture-image IMG   image of the node capture pod (ships tcpdump)\n"
+		"  --ingress [CLUSTER=]HOST:PORT  the ingress gateway's address, when its\n"
+		"                   Service has no external one (repeatable)\n"
+		"  --rollout-timeout SECONDS  wait for the fixtures to be ready (default 300)\n"
+		"  --dry-run        print what would be created in which context; touch no\n"
+		"                   cluster, run nothing\n"
 		"  -q, --quiet      no progress lines\n"
 		"  -h, --help       this help\n"
 		"\n"
@@ -168,8 +189,20 @@ mc_cmd_run(int argc, char **argv)
 		{"junit", required_argument, NULL, 'J'},  {"html", required_argument, NULL, 'H'},
 		{"json", required_argument, NULL, 'j'},   {"list", no_argument, NULL, 'l'},
 		{"keep", no_argument, NULL, 'k'},         {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},         {"context", required_argument, NULL, 'C'},
+		{"kubeconfig", required_argument, NULL, 'K'}, {"revision", required_argument, NULL, 'R'},
+		{"namespace-prefix", required_argument, NULL, 'P'}, {"capture-image", required_argument, NULL, 'I'},
+		{"ingress", required_argument, NULL, 'G'}, {"rollout-timeout", required_argument, NULL, 'T'},
+		{"dry-run", no_argument, NULL, 'D'},      {"run-id", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
+	struct mc_kube_target_opts ko = {0};
+	const char *ingress_args[MC_KUBE_MAX_CONTEXTS];
+	size_t n_ingress = 0;
+	const char *kubeconfig = NULL, *user_run_id = NULL;
+	bool dry_run = false, kube_opts = false;
+	struct mc_kube kube = {0};
+	bool kube_ready = false;
 	const char *out_dir = "out", *junit = NULL, *html = NULL, *json = NULL, *case_re = NULL;
 	const char *target_name = "local";
 	char *files[MAX_SUITES];
@@ -204,6 +237,40 @@ mc_cmd_run(int argc, char **argv)
 		case 'l': list = true; break;
 		case 'k': keep = true; break;
 		case 'q': quiet = true; break;
+		case 'C':
+			if (ko.n_contexts == MC_KUBE_MAX_CONTEXTS) {
+				fprintf(stderr, "meshcheck run: at most %d --context\n", MC_KUBE_MAX_CONTEXTS);
+				goto out;
+			}
+			ko.contexts[ko.n_contexts++] = optarg;
+			kube_opts = true;
+			break;
+		case 'K': kubeconfig = optarg; kube_opts = true; break;
+		case 'R': ko.revision = optarg; kube_opts = true; break;
+		case 'P': ko.ns_prefix = optarg; kube_opts = true; break;
+		case 'I': ko.capture_image = optarg; kube_opts = true; break;
+		case 'G':
+			if (n_ingress == MC_KUBE_MAX_CONTEXTS) {
+				fprintf(stderr, "meshcheck run: at most %d --ingress\n", MC_KUBE_MAX_CONTEXTS);
+				goto out;
+			}
+			ingress_args[n_ingress++] = optarg;
+			kube_opts = true;
+			break;
+		case 'T': {
+			char *e;
+
+			ko.rollout_timeout_s = strtod(optarg, &e);
+			if (e == optarg || *e != '\0' || !(ko.rollout_timeout_s >= 1 && ko.rollout_timeout_s <= 86400)) {
+				fprintf(stderr, "meshcheck run: --rollout-timeout: expected seconds from 1 to 86400, got \"%s\"\n",
+					optarg);
+				goto out;
+			}
+			kube_opts = true;
+			break;
+		}
+		case 'D': dry_run = true; break;
+		case 'r': user_run_id = optarg; break;
 		case 'h':
 			usage(stdout);
 			rc = MC_EXIT_OK;
@@ -221,15 +288,72 @@ mc_cmd_run(int argc, char **argv)
 	}
 	target = mc_target_find(target_name);
 	if (target == NULL) {
-		fprintf(stderr, "meshcheck run: unknown target \"%s\" (known: local)\n", target_name);
+		fprintf(stderr, "meshcheck run: unknown target \"%s\" (known: local, kube)\n", target_name);
 		goto out;
 	}
 	if (mc_runner_check_regex(case_re, err, sizeof(err)) < 0) {
 		fprintf(stderr, "meshcheck run: %s\n", err);
 		goto out;
 	}
+	if (user_run_id != NULL && !mc_kube_label_value_ok(user_run_id)) {
+		fprintf(stderr, "meshcheck run: --run-id: \"%s\" is not a label value (letters, digits, '.', '_', '-'; "
+				"1 to 63, alphanumeric at both ends)\n", user_run_id);
+		goto out;
+	}
+	if (target != &mc_target_kube && (kube_opts || dry_run)) {
+		fprintf(stderr, "meshcheck run: --context, --kubeconfig, --revision, --namespace-prefix, "
+				"--capture-image, --ingress, --rollout-timeout and --dry-run go with --target kube\n");
+		goto out;
+	}
+	if (target == &mc_target_kube) {
+		if (ko.n_contexts == 0) {
+			fprintf(stderr, "meshcheck run: --target kube needs --context (one per cluster, c1 first)\n");
+			goto out;
+		}
+		if (ko.ns_prefix != NULL && (ko.ns_prefix[0] == '\0' || strlen(ko.ns_prefix) > 20 ||
+					     strspn(ko.ns_prefix, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+						     strlen(ko.ns_prefix) ||
+					     ko.ns_prefix[0] == '-')) {
+			fprintf(stderr, "meshcheck run: --namespace-prefix: \"%s\" must be 1 to 20 of a-z, 0-9 and '-', "
+					"not starting with '-'\n", ko.ns_prefix);
+			goto out;
+		}
+		for (size_t i = 0; i < n_ingress; i++) {
+			const char *a = ingress_args[i], *eq = strchr(a, '='), *hp = eq != NULL ? eq + 1 : a;
+			const char *colon = strrchr(hp, ':');
+			size_t slot = i;
 
-	make_run_id(run_id, sizeof(run_id));
+			if (eq != NULL) {
+				/* CLUSTER is the topology's name: c1 is the first context. */
+				if (eq - a < 2 || a[0] != 'c' || strspn(a + 1, "0123456789") != (size_t)(eq - a - 1) ||
+				    atoi(a + 1) < 1 || atoi(a + 1) > (int)ko.n_contexts) {
+					fprintf(stderr, "meshcheck run: --ingress %s: CLUSTER must be c1 .. c%zu\n", a,
+						ko.n_contexts);
+					goto out;
+				}
+				slot = (size_t)atoi(a + 1) - 1;
+			}
+			if (colon == NULL || colon == hp || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535 ||
+			    strspn(colon + 1, "0123456789") != strlen(colon + 1) || slot >= ko.n_contexts) {
+				fprintf(stderr, "meshcheck run: --ingress %s: expected [CLUSTER=]HOST:PORT\n", a);
+				goto out;
+			}
+			ko.ingress[slot] = hp;
+		}
+		if (mc_kube_init(&kube, kubeconfig, err, sizeof(err)) < 0) {
+			fprintf(stderr, "meshcheck run: %s\n", err);
+			goto out;
+		}
+		kube_ready = true;
+		kube.dry_run = dry_run;
+		ko.keep = keep;
+		mc_target_kube_configure(&kube, &ko);
+	}
+
+	if (user_run_id != NULL)
+		snprintf(run_id, sizeof(run_id), "%s", user_run_id);
+	else
+		make_run_id(run_id, sizeof(run_id));
 	run = mc_run_new(run_id, target->name);
 	/* Id, version and target are fields of the run; properties hold the other facts. */
 	mc_run_set_prop(run, "openssl", OpenSSL_version(OPENSSL_VERSION));
@@ -257,6 +381,65 @@ mc_cmd_run(int argc, char **argv)
 		goto out;
 	}
 
+	if (dry_run) {
+		/* What would be created, cluster by cluster: nothing runs, no cluster is asked. */
+		bool planned = false;
+
+		for (size_t i = 0; i < n_defs && !planned; i++) {
+			if (defs[i]->mesh == NULL || cJSON_GetObjectItemCaseSensitive(defs[i]->mesh, "topology") == NULL)
+				continue;
+			if (mc_target_kube_plan(defs[i], run_id, stdout, err, sizeof(err)) < 0) {
+				fprintf(stderr, "meshcheck run: %s\n", err);
+				goto out;
+			}
+			planned = true;
+		}
+		if (!planned)
+			printf("# no selected suite deploys a topology: nothing would be created\n");
+		else
+			printf("# then: the cases, each case's mesh_config applied and deleted around it, and at the\n"
+			       "# end every object labelled %s=%s deleted (unless --keep)\n",
+			       MC_KUBE_RUN_LABEL, run_id);
+		rc = MC_EXIT_OK;
+		goto out;
+	}
+	if (target == &mc_target_kube) {
+		struct mc_preflight_opts po = {.contexts = ko.contexts, .n_contexts = ko.n_contexts,
+					       .revision = ko.revision};
+		struct mc_preflight *pf = NULL;
+		int prc;
+
+		for (size_t i = 0; i < n_defs; i++)
+			for (size_t j = 0; j < defs[i]->n_cases; j++)
+				if (strcmp(defs[i]->cases[j].kind->name, "wire") == 0 &&
+				    mc_runner_selected(case_re, defs[i]->name, defs[i]->cases[j].name))
+					po.capture = true;
+		prc = mc_preflight_run(&kube, &po, &pf, err, sizeof(err));
+		if (pf != NULL) {
+			if (prc < 0 || !quiet)
+				mc_preflight_print(pf, prc < 0 ? stderr : stdout);
+			ko.capture_allowed = pf->capture_allowed;
+			mc_target_kube_configure(&kube, &ko);
+			for (size_t i = 0; i < pf->n_clusters; i++) {
+				char *key = mc_xasprintf("context %s", pf->clusters[i].context);
+				char *val = mc_xasprintf("Kubernetes %s, Istio %s (revision %s)",
+							 pf->clusters[i].server_version ? pf->clusters[i].server_version : "?",
+							 pf->clusters[i].istio_version ? pf->clusters[i].istio_version : "?",
+							 pf->clusters[i].revision ? pf->clusters[i].revision : "?");
+
+				mc_run_set_prop(run, key, val);
+				free(key);
+				free(val);
+			}
+		}
+		mc_preflight_free(pf);
+		if (prc < 0) {
+			fprintf(stderr, "meshcheck run: %s; nothing was created\n", err);
+			mc_run_abort(run, "%s", err);
+			goto reports;
+		}
+	}
+
 	/* A fresh evidence folder: old evidence must not be linked to a new run. */
 	{
 		char *ev = mc_xasprintf("%s/evidence", out_dir);
@@ -279,6 +462,9 @@ mc_cmd_run(int argc, char **argv)
 	ro.color = !quiet && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	(void)mc_runner_run(run, defs, n_defs, &ro, err, sizeof(err));
 	mc_target_down_all();
+	if (target == &mc_target_kube && mc_target_kube_finish(quiet ? NULL : stdout, err, sizeof(err)) < 0)
+		fprintf(stderr, "meshcheck run: cleaning up the clusters: %s (meshcheck clean --run %s removes the "
+				"rest)\n", err, run_id);
 	curl_global_cleanup();
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
@@ -304,5 +490,7 @@ out:
 	for (size_t i = 0; i < n_files; i++)
 		free(files[i]);
 	mc_run_free(run);
+	if (kube_ready)
+		mc_kube_clear(&kube);
 	return rc;
 }

@@ -19,6 +19,8 @@ static const struct mc_cmd commands[] = {
 	{"load", "send requests (closed or open loop) and report latency percentiles, codes and responders", mc_cmd_load},
 	{"up", "bring up the local multi-cluster mesh and keep it running; print its addresses", mc_cmd_up},
 	{"down", "stop local meshes started by up", mc_cmd_down},
+	{"clean", "delete what kube runs left in clusters (objects with meshcheck's run label, nothing else)",
+	 mc_cmd_clean},
 	{"help", "show this help, or a command's help (help COMMAND)", cmd_help},
 	{"version", "print the version", cmd_version},
 };

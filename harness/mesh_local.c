@@ -541,6 +541,23 @@ out:
 	return rc;
 }
 
+int
+mc_mesh_topology(const struct mc_suite_def *def, cJSON **out, char *err, size_t errlen)
+{
+	char *name = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = load_topology(def, out, &name, err, errlen)) < 0)
+		return rc;
+	if ((rc = topology_validate(*out, name, err, errlen)) < 0) {
+		cJSON_Delete(*out);
+		*out = NULL;
+	}
+	free(name);
+	return rc;
+}
+
 /* ---- building ------------------------------------------------------------- */
 
 /* SHA-1 of the first certificate in a PEM file, lowercase hex (nginx's $ssl_client_fingerprint). */

@@ -42,6 +42,12 @@ const char *mc_mesh_default_topology(void);
  */
 int mc_mesh_validate(const struct mc_suite_def *def, char *err, size_t errlen);
 
+/*
+ * The topology a suite names (validated), as JSON: "clusters", "workloads",
+ * "services", "gateways" as in fixtures/local/topology.json. The kube
+ * target deploys the same topology. Caller deletes *out.
+ */
+int mc_mesh_topology(const struct mc_suite_def *def, cJSON **out, char *err, size_t errlen);
 /* Builds and starts the mesh in run_dir. On failure nothing is left running. */
 int mc_mesh_up(const struct mc_suite_def *def, const char *run_dir, struct mc_mesh **out, char *err,
 	       size_t errlen);

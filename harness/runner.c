@@ -173,6 +173,7 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 		struct mc_check_ctx ctx;
 		struct mc_case *c;
 		char *case_slug;
+		char cerr[MC_ERRLEN];
 		double c0;
 
 		if (!mc_runner_selected(o->case_regex, def->name, cd->name))
@@ -182,6 +183,12 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 			break;
 		}
 		c = mc_suite_add_case(s, cd->name, cd->kind->name);
+		if (rc == -ENOTSUP) {
+			/* The suite cannot apply to this target (a local-only suite on kube, say). */
+			mc_case_set(c, MC_RESULT_SKIP, "not on the %s target: %s", ops->name, err);
+			progress(o, s, c);
+			continue;
+		}
 		if (rc < 0) {
 			mc_case_set(c, MC_RESULT_ERROR, "not run: %s target setup failed: %s", ops->name, err);
 			progress(o, s, c);
@@ -198,7 +205,12 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 
 			ctx.evidence_dir = ed;
 			c0 = mc_monotonic();
-			cd->kind->run(&ctx, c);
+			if (ops->case_begin != NULL && ops->case_begin(t, cd, cerr, sizeof(cerr)) < 0)
+				mc_case_set(c, MC_RESULT_ERROR, "mesh config for the case: %s", cerr);
+			else
+				cd->kind->run(&ctx, c);
+			if (ops->case_end != NULL)
+				ops->case_end(t, cd);
 			c->duration = mc_monotonic() - c0;
 			if (cd->expect_failure)
 				invert(c);

@@ -230,7 +230,7 @@ static int
 validate_case(struct mc_suite_def *def, const cJSON *c, size_t index, char *err, size_t errlen)
 {
 	static const char *const case_fields[] = {"name", "description", "check", "input", "expect",
-						  "expect_failure", NULL};
+						  "expect_failure", "mesh_config", NULL};
 	struct mc_case_def *cd = &def->cases[index];
 	char where[512];
 	const char *kind = NULL;
@@ -244,8 +244,14 @@ validate_case(struct mc_suite_def *def, const cJSON *c, size_t index, char *err,
 	    (rc = mc_field_string(c, "name", 1, where, &cd->name, err, errlen)) < 0 ||
 	    (rc = mc_field_string(c, "description", 0, where, &cd->description, err, errlen)) < 0 ||
 	    (rc = mc_field_string(c, "check", 1, where, &kind, err, errlen)) < 0 ||
-	    (rc = mc_field_bool(c, "expect_failure", 0, where, &cd->expect_failure, err, errlen)) < 0)
+	    (rc = mc_field_bool(c, "expect_failure", 0, where, &cd->expect_failure, err, errlen)) < 0 ||
+	    (rc = mc_field_strings(c, "mesh_config", 0, where, &cd->mesh_config, err, errlen)) < 0)
 		return rc;
+	for (const cJSON *m = cd->mesh_config != NULL ? cd->mesh_config->child : NULL; m != NULL; m = m->next)
+		if (strchr(m->valuestring, '/') != NULL || strlen(m->valuestring) < 6 ||
+		    strcmp(m->valuestring + strlen(m->valuestring) - 5, ".yaml") != 0)
+			return mc_err(err, errlen, EINVAL, "%s.mesh_config: \"%s\" is not a file name of fixtures/mesh (NAME.yaml)",
+				      where, m->valuestring);
 	if (cd->name[0] == '\0')
 		return mc_err(err, errlen, EINVAL, "%s.name: must not be empty", where);
 	for (size_t i = 0; i < index; i++)

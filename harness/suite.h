@@ -39,6 +39,7 @@ struct mc_case_def {
 	const cJSON *expect;       /* object; may be empty */
 	size_t index;              /* position in "cases" */
 	int expect_failure;        /* a negative control: passes only when the check fails */
+	const cJSON *mesh_config;  /* array of fixtures/mesh file names the kube target applies for the case; may be NULL */
 };
 
 struct mc_suite_def {

@@ -13,6 +13,7 @@
 
 const struct mc_target_ops *const mc_targets[] = {
 	&mc_target_local,
+	&mc_target_kube,
 	NULL,
 };
 

@@ -1,6 +1,7 @@
 /*
  * Targets are where fixtures run: one interface, a table of functions, with
- * one implementation per kind of place (local today; kube later).
+ * one implementation per kind of place: local (this machine) and kube
+ * (real clusters through kubectl).
  *
  * Life of a target for one suite: mc_target_new() → up (deploy what the
  * suite's "mesh" and "servers" sections ask for) → checks ask it for
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "probe.h"
 #include "suite.h"
 
 /* Where a named server can be reached. Strings owned by the target. */
@@ -27,9 +29,11 @@ struct mc_endpoint {
 	const char *client_key;
 	bool plaintext;            /* plain HTTP rather than TLS */
 	const char *root;          /* PEM of the root its certificate chains to (mesh root), or NULL */
+	const char *via;           /* set when only the target can send to it (ops->send), opaque to checks */
 };
 
 struct mc_target;
+struct mc_wire;
 
 struct mc_target_ops {
 	const char *name;
@@ -49,6 +53,34 @@ struct mc_target_ops {
 	void (*logs)(struct mc_target *t, const char *dir);
 	/* Stops everything started and removes the run directory. Idempotent. */
 	void (*down)(struct mc_target *t);
+	/*
+	 * Optional, for targets whose endpoints the harness cannot reach
+	 * (ep->via set): sends count requests as spec says, from where the
+	 * endpoint says, and fills res[0..count-1]. Returns 0 when they were
+	 * sent, whatever the outcomes; -errno when they could not be.
+	 */
+	int (*send)(struct mc_target *t, const struct mc_endpoint *ep, const struct mc_probe_spec *spec, size_t count,
+		    struct mc_probe_result *res, char *err, size_t errlen);
+	/*
+	 * Optional: the certificate chain a server presents (PEM, leaf first)
+	 * and the root it must verify to (PEM), read by the target where the
+	 * harness cannot connect to the server.
+	 */
+	int (*chain)(struct mc_target *t, const char *server, char **chain_pem, char **root_pem, char *err,
+		     size_t errlen);
+	/*
+	 * Optional: a capture where the named servers' traffic passes (instead
+	 * of loopback), its pcap kept in dir. -EPERM: not permitted here (the
+	 * case is skipped with err as the reason).
+	 */
+	int (*capture_start)(struct mc_target *t, const char *const *servers, size_t n, const char *dir, void **handle,
+			     char *err, size_t errlen);
+	/* Stops it and feeds what was captured to w; *pcap is the evidence file (caller frees). */
+	int (*capture_stop)(struct mc_target *t, void *handle, struct mc_wire *w, char **pcap, char *err,
+			    size_t errlen);
+	/* Optional: called around each case (mesh config the case names). */
+	int (*case_begin)(struct mc_target *t, const struct mc_case_def *cd, char *err, size_t errlen);
+	void (*case_end)(struct mc_target *t, const struct mc_case_def *cd);
 	void (*free_priv)(struct mc_target *t);
 };
 
@@ -61,6 +93,7 @@ struct mc_target {
 };
 
 extern const struct mc_target_ops mc_target_local;
+extern const struct mc_target_ops mc_target_kube;
 extern const struct mc_target_ops *const mc_targets[];
 const struct mc_target_ops *mc_target_find(const char *name);
 

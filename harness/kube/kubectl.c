@@ -707,3 +707,112 @@ mc_kube_items(const cJSON *list)
 
 	return cJSON_IsArray(items) ? items : NULL;
 }
+
+int
+mc_kube_spawn(const struct mc_kube *k, const char *context, const char *const *args,
+	      int out_fd, int err_fd, pid_t *pid, char *err, size_t errlen)
+{
+	size_t nargs = 0, ai = 0;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, deflt;
+	char **argv;
+	int rc;
+
+	*pid = 0;
+	if (k->dry_run && mc_kube_argv_mutates(args)) {
+		dry_print(k, "kubectl", context, args, NULL);
+		return 0;
+	}
+	while (args[nargs] != NULL)
+		nargs++;
+	argv = mc_xcalloc(nargs + 6, sizeof(*argv));
+	argv[ai++] = k->kubectl;
+	if (k->kubeconfig != NULL) {
+		argv[ai++] = (char *)"--kubeconfig";
+		argv[ai++] = k->kubeconfig;
+	}
+	if (context != NULL) {
+		argv[ai++] = (char *)"--context";
+		argv[ai++] = (char *)context;
+	}
+	for (size_t i = 0; i < nargs; i++)
+		argv[ai++] = (char *)args[i];
+	argv[ai] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (out_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	else
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (err_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+	else
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	/* As for the short calls: default signal handling and no blocked signals in the child. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&deflt);
+	sigaddset(&deflt, SIGPIPE);
+	sigaddset(&deflt, SIGINT);
+	sigaddset(&deflt, SIGTERM);
+	sigaddset(&deflt, SIGCHLD);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &deflt);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(pid, k->kubectl, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(argv);
+	if (rc != 0) {
+		*pid = 0;
+		return mc_err(err, errlen, rc, "kubectl: cannot run %s: %s", k->kubectl, strerror(rc));
+	}
+	return 0;
+}
+
+/* Waits up to ms for pid to end; true when it was reaped (status in *status). */
+static bool
+reap_within(pid_t pid, int ms, int *status, int *error)
+{
+	double deadline = mc_monotonic() + ms / 1000.0;
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return true;
+		if (r < 0 && errno != EINTR) {
+			*error = errno;
+			return false;
+		}
+		if (mc_monotonic() >= deadline)
+			return false;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+}
+
+int
+mc_kube_reap(pid_t pid, int timeout_ms)
+{
+	int status = 0, error = 0;
+
+	if (pid <= 0)
+		return 0;
+	if (!reap_within(pid, 0, &status, &error)) {
+		if (error != 0)
+			return -error;
+		kill(pid, SIGTERM);
+		if (!reap_within(pid, timeout_ms > 0 ? timeout_ms : 0, &status, &error)) {
+			if (error != 0)
+				return -error;
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0) {
+				if (errno != EINTR)
+					return -errno;
+			}
+		}
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

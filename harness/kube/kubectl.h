@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -139,5 +140,26 @@ const char *mc_kube_obj_namespace(const cJSON *obj);
 const char *mc_kube_obj_label(const cJSON *obj, const char *key);
 /* The items array of a List, or NULL. */
 const cJSON *mc_kube_items(const cJSON *list);
+
+/*
+ * Long-running children (a capture streaming through `kubectl exec`).
+ *
+ * mc_kube_spawn starts `kubectl [--kubeconfig F] --context CTX ARGS...`
+ * without waiting for it: standard input is /dev/null, standard output goes
+ * to out_fd and standard error to err_fd (either may be -1 for /dev/null;
+ * the caller keeps its own descriptors). *pid is the child's, to be given
+ * to mc_kube_reap, which is the only way to end it. In dry-run mode a
+ * mutating command is printed, nothing runs and *pid is 0. Returns 0 or a
+ * negative errno with a message.
+ *
+ * mc_kube_reap ends one child by its PID: when it is still running it gets
+ * SIGTERM, then SIGKILL after timeout_ms; then it is waited for. Since the
+ * child is not waited for before that, its PID cannot have been reused by
+ * another process. Returns the exit status (128+signal when killed by one),
+ * 0 for pid 0 (dry run), or a negative errno (-ECHILD: not a child of ours).
+ */
+int mc_kube_spawn(const struct mc_kube *k, const char *context, const char *const *args,
+		  int out_fd, int err_fd, pid_t *pid, char *err, size_t errlen);
+int mc_kube_reap(pid_t pid, int timeout_ms);
 
 #endif
