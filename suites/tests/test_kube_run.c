@@ -400,28 +400,38 @@ START_TEST(interrupted_run_still_cleans_up)
 }
 END_TEST
 
-/* An unknown context fails preflight: exit 2, the reason, nothing applied. */
-START_TEST(unknown_context_creates_nothing)
+/* A context that does not exist, an API server that does not answer, a cluster without istiod: preflight fails, exit 2, with the reason; nothing is changed. */
+START_TEST(failed_preflight_creates_nothing)
 {
-	struct kws k;
-	char *out = NULL, *log;
-	int rc;
+	static const char *const cases[][2] = {
+		{"nowhere", "context \"nowhere\" does not exist"},
+		{"gke-unreachable", "Unable to connect to the server"},
+		{"kind-noistio", "no istiod"},
+	};
 
-	kws_init(&k);
-	{
-		char *args[] = {"run", "--target", "kube", "--context", "run-c1", "--context", "nowhere",
-				"--suite", MC_SOURCE_ROOT "/suites/multicluster.json", "--out", k.w.out_dir, NULL};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kws k;
+		char *out = NULL, *log;
+		int rc;
 
-		rc = run_mc(&k, args, &out);
+		kws_init(&k);
+		{
+			char *args[] = {"run", "--target", "kube", "--context", "run-c1", "--context", (char *)cases[i][0],
+					"--suite", MC_SOURCE_ROOT "/suites/multicluster.json", "--out", k.w.out_dir, NULL};
+
+			rc = run_mc(&k, args, &out);
+		}
+		ck_assert_msg(rc == 2, "%s: exit %d:\n%s", cases[i][0], rc, out);
+		ck_assert_msg(strstr(out, cases[i][1]) != NULL && strstr(out, "nothing was created") != NULL, "%s:\n%s",
+			      cases[i][0], out);
+		log = logged(&k);
+		ck_assert_msg(strstr(log, " apply ") == NULL && strstr(log, " delete ") == NULL &&
+				      strstr(log, " label ") == NULL,
+			      "%s: something was changed:\n%s", cases[i][0], log);
+		free(log);
+		free(out);
+		kws_free(&k);
 	}
-	ck_assert_msg(rc == 2, "exit %d:\n%s", rc, out);
-	ck_assert_msg(strstr(out, "context \"nowhere\" does not exist") != NULL, "%s", out);
-	log = logged(&k);
-	ck_assert_msg(strstr(log, " apply ") == NULL && strstr(log, " delete ") == NULL && strstr(log, " label ") == NULL,
-		      "something was changed:\n%s", log);
-	free(log);
-	free(out);
-	kws_free(&k);
 }
 END_TEST
 
@@ -503,7 +513,7 @@ main(void)
 	tcase_add_test(tc, capture_not_permitted_skips);
 	tcase_add_test(tc, image_pull_failure_names_the_pod);
 	tcase_add_test(tc, interrupted_run_still_cleans_up);
-	tcase_add_test(tc, unknown_context_creates_nothing);
+	tcase_add_test(tc, failed_preflight_creates_nothing);
 	tcase_add_test(tc, bad_options_exit_2);
 	tcase_add_test(tc, clean_deletes_by_label);
 	suite_add_tcase(s, tc);
