@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 
 #include "clean.h"
 #include "kcapture.h"
 #include "kchains.h"
 #include "mesh_local.h"
+#include "pki.h"
 #include "podcurl.h"
 #include "rollout.h"
 #include "util.h"
@@ -65,6 +67,8 @@ static struct {
 	struct kpod pods[MAX_PODS];
 	size_t n_pods;
 	char *root_path;
+	char *cred_root;           /* the MUTUAL listener's CA (made for the run) */
+	char *client_chain, *client_key; /* a client certificate of that CA */
 } K;
 
 /* What a target of one suite holds: endpoint strings it handed out. */
@@ -334,7 +338,28 @@ static const char *const kube_files[] = {"namespaces.yaml", "sleep.yaml", "echos
 					 "httpbin.yaml", "bookinfo.yaml", NULL};
 /* Mesh config applied with the fixtures, for the whole run; the others only for the cases that name them. */
 static const char *const mesh_files[] = {"gateway.yaml", "virtualservice-helloworld-split.yaml",
-					 "peerauthentication-strict.yaml", NULL};
+					 "peerauthentication-strict.yaml", "gateway-mutual.yaml", NULL};
+
+/* Whether cluster c has an ingress listener in MUTUAL TLS (seed 002's httpbin-credential). */
+static bool
+has_mutual(const cJSON *topo, const char *c)
+{
+	const cJSON *g, *l;
+
+	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(topo, "gateways")) {
+		const cJSON *gc = cJSON_GetObjectItemCaseSensitive(g, "cluster");
+
+		if (!cJSON_IsString(gc) || strcmp(gc->valuestring, c) != 0)
+			continue;
+		cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(g, "listeners")) {
+			const cJSON *t = cJSON_GetObjectItemCaseSensitive(l, "tls");
+
+			if (cJSON_IsString(t) && strcmp(t->valuestring, "MUTUAL") == 0)
+				return true;
+		}
+	}
+	return false;
+}
 
 /* Reads and renders fixtures/<sub>/<file>. */
 static int
@@ -379,6 +404,9 @@ cluster_manifest(const cJSON *topo, const char *cluster, const char *run_id, cha
 		char *r = NULL, *sel;
 		size_t n = 0;
 
+		/* The MUTUAL listener's Gateway only where the topology has one. */
+		if (strcmp(mesh_files[i], "gateway-mutual.yaml") == 0 && !has_mutual(topo, cluster))
+			continue;
 		if ((rc = read_rendered("mesh", mesh_files[i], run_id, &r, err, errlen)) < 0)
 			break;
 		sel = mc_kube_select_docs(r, keep_all, NULL, &n);
@@ -444,6 +472,10 @@ mc_target_kube_plan(const struct mc_suite_def *def, const char *run_id, FILE *ou
 		fprintf(out, "# cluster %s = context %s: kubectl%s%s --context %s apply -f - <<'EOF'\n%sEOF\n",
 			c->valuestring, ctx, K.k != NULL && K.k->kubeconfig != NULL ? " --kubeconfig " : "",
 			K.k != NULL && K.k->kubeconfig != NULL ? K.k->kubeconfig : "", ctx, m);
+		if (has_mutual(topo, c->valuestring))
+			fprintf(out, "# and in %s: Secret %s/%shttpbin-credential (tls.crt, tls.key, ca.crt from a CA made "
+				     "for the run), labelled %s=%s\n",
+				ctx, gateway_ns(), ns_prefix(), MC_KUBE_RUN_LABEL, run_id);
 		free(m);
 		i++;
 	}
@@ -602,6 +634,90 @@ fetch_root(char *err, size_t errlen)
 	return rc;
 }
 
+/* Base64 of a file's bytes (caller frees), for a Secret's data. */
+static int
+file_base64(const char *path, char **out, char *err, size_t errlen)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = mc_file_read(path, 1 << 20, &data, &len, err, errlen)) < 0)
+		return rc;
+	*out = mc_xmalloc(4 * ((len + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)*out, (const unsigned char *)data, (int)len);
+	free(data);
+	return 0;
+}
+
+/*
+ * The MUTUAL listener's credential: a CA made for the run, a server
+ * certificate for its host and a client certificate the harness presents,
+ * as the local target makes them; the Secret (labelled with the run) is
+ * applied in the gateway's namespace of every cluster that has the listener.
+ */
+static int
+make_credential(const cJSON *topo, char *err, size_t errlen)
+{
+	char *cdir = mc_xasprintf("%s/credential", K.dir), *ca = mc_xasprintf("%s/example", cdir);
+	char *sd = mc_xasprintf("%s/server", cdir), *cd = mc_xasprintf("%s/client", cdir);
+	struct mc_ca_options cca = {.trust_domain = "example.com", .key = MC_KEY_EC256, .root_cn = "example.com"};
+	const char *ecl[1] = {"example"};
+	const char *sdns[1] = {"httpbin.example.com"}, *cdns[1] = {"client.example.com"};
+	struct mc_issue_options so = {.spiffe = "spiffe://example.com/ns/istio-system/sa/httpbin-credential",
+				      .ttl_seconds = 86400, .key = MC_KEY_EC256, .key_set = true, .dns = sdns,
+				      .n_dns = 1};
+	struct mc_issue_options co = {.spiffe = "spiffe://example.com/ns/client/sa/client", .ttl_seconds = 86400,
+				      .key = MC_KEY_EC256, .key_set = true, .dns = cdns, .n_dns = 1};
+	char *crt = NULL, *key = NULL, *cacrt = NULL, *path;
+	int rc;
+
+	rc = mc_pki_init(cdir, ecl, 1, &cca, err, errlen);
+	if (rc == 0)
+		rc = mc_pki_issue(ca, &so, sd, err, errlen);
+	if (rc == 0)
+		rc = mc_pki_issue(ca, &co, cd, err, errlen);
+	K.cred_root = mc_xasprintf("%s/root-cert.pem", cdir);
+	K.client_chain = mc_xasprintf("%s/cert-chain.pem", cd);
+	K.client_key = mc_xasprintf("%s/key.pem", cd);
+	if (rc == 0) {
+		path = mc_xasprintf("%s/cert-chain.pem", sd);
+		rc = file_base64(path, &crt, err, errlen);
+		free(path);
+	}
+	if (rc == 0) {
+		path = mc_xasprintf("%s/key.pem", sd);
+		rc = file_base64(path, &key, err, errlen);
+		free(path);
+	}
+	if (rc == 0)
+		rc = file_base64(K.cred_root, &cacrt, err, errlen);
+	for (size_t i = 0; i < K.n_clusters && rc == 0; i++) {
+		const char *args[] = {"apply", "-f", "-", NULL};
+		struct mc_kube_result res = {0};
+		char *m;
+
+		if (!has_mutual(topo, K.clusters[i].name))
+			continue;
+		m = mc_xasprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: %shttpbin-credential\n"
+				 "  namespace: %s\n  labels:\n    %s: \"%s\"\ntype: Opaque\ndata:\n"
+				 "  tls.crt: %s\n  tls.key: %s\n  ca.crt: %s\n",
+				 ns_prefix(), gateway_ns(), MC_KUBE_RUN_LABEL, K.run_id, crt, key, cacrt);
+		rc = mc_kube_call(K.k, K.clusters[i].context, args, m, &res, err, errlen);
+		mc_kube_result_clear(&res);
+		free(m);
+	}
+	free(crt);
+	free(key);
+	free(cacrt);
+	free(cdir);
+	free(ca);
+	free(sd);
+	free(cd);
+	return rc;
+}
+
 static int
 deploy(const cJSON *topo, char *err, size_t errlen)
 {
@@ -637,6 +753,8 @@ deploy(const cJSON *topo, char *err, size_t errlen)
 		mc_kube_result_clear(&res);
 		free(m);
 	}
+	if (rc == 0)
+		rc = make_credential(topo, err, errlen);
 	if (rc < 0 || K.k->dry_run)
 		return rc;
 	for (size_t i = 0; i < K.n_clusters && rc == 0; i++) {
@@ -792,6 +910,12 @@ kube_endpoint(struct mc_target *t, const char *name, struct mc_endpoint *out, ch
 				if (q[0] != '\0' && jstr(l, "name") != NULL && strcmp(jstr(l, "name"), q) == 0) {
 					tls = jstr(l, "tls") != NULL;
 					out->sni = jstr(l, "server_name");
+					if (tls && strcmp(jstr(l, "tls"), "MUTUAL") == 0) {
+						/* The gateway's own CA, and a client certificate of it. */
+						out->root = K.cred_root;
+						out->client_cert = K.client_chain;
+						out->client_key = K.client_key;
+					}
 				}
 		}
 		out->host = K.clusters[ci].ingress_host;
@@ -1111,6 +1235,9 @@ mc_target_kube_finish(FILE *report, char *err, size_t errlen)
 		mc_rm_rf(K.dir);
 	free(K.dir);
 	free(K.root_path);
+	free(K.cred_root);
+	free(K.client_chain);
+	free(K.client_key);
 	free(K.run_id);
 	free(K.trust_domain);
 	cJSON_Delete(K.topology);

@@ -8,8 +8,11 @@
  * failure paths. No Kubernetes API server can run here, so this is the
  * kube target's end-to-end test.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "e2eutil.h"
+#include "nginx.h"
 
 #ifndef KUBE_TESTDIR
 #define KUBE_TESTDIR "harness/tests/kube"
@@ -188,6 +192,11 @@ START_TEST(dry_run_touches_no_cluster)
 	ck_assert_msg(strstr(c1, "name: helloworld-v2") == NULL || strstr(c1, "name: helloworld-v2") > c2,
 		      "v2 in c1's block");
 	ck_assert_ptr_nonnull(strstr(c2, "name: productpage-v1"));
+	/* The MUTUAL listener (c2 only): its Gateway and a credential Secret made for the run. */
+	ck_assert_ptr_nonnull(strstr(c2, "name: httpbin-mutual"));
+	ck_assert_msg(strstr(c1, "name: httpbin-mutual") == NULL || strstr(c1, "name: httpbin-mutual") > c2,
+		      "the MUTUAL gateway in c1");
+	ck_assert_ptr_nonnull(strstr(c2, "Secret istio-system/mc-httpbin-credential"));
 	ck_assert_msg(strstr(out, "${MESHCHECK") == NULL, "a placeholder was left:\n%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "namespace: mc-sample"));
 	ck_assert_ptr_nonnull(strstr(out, "meshcheck.io/run: \""));
@@ -216,6 +225,84 @@ START_TEST(dry_run_with_revision)
 	ck_assert_ptr_nonnull(strstr(out, "namespace: qa-sample"));
 	ck_assert_ptr_null(strstr(out, "namespace: mc-sample"));
 	free(out);
+	kws_free(&k);
+}
+END_TEST
+
+/* A free TCP port on 127.0.0.1 (bound and released). */
+static int
+free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * North-south: with --ingress, reach and load cases go from the harness to
+ * that address with the traffic engine (here a real nginx on loopback
+ * standing in for the ingress gateway: a route to "/" and 404 elsewhere).
+ */
+START_TEST(north_south_through_ingress)
+{
+	static const struct mc_route routes[] = {
+		{.path = "/", .exact = true, .client_cert = -1, .body = "Hostname: echoserver-6b7d9f8c4-q2w8x\n"},
+	};
+	struct kws k;
+	struct mc_tls_server srv = {.name = "ingress", .addr = "127.0.0.1", .plaintext = true, .routes = routes,
+				    .n_routes = 1};
+	struct mc_nginx *ng = NULL;
+	char err[MC_ERRLEN], *dir, *ingress, *out = NULL, *log;
+	const char *why = NULL;
+	const char *exec_any[] = {" exec ", "-- curl", NULL};
+	cJSON *j;
+	int rc;
+
+	if (mc_nginx_binary() == NULL)
+		return; /* nginx missing: the other tests still cover the kube target */
+	kws_init(&k);
+	dir = mc_xasprintf("%s/ingress", k.w.tmp);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	srv.port = free_port();
+	ck_assert_msg(mc_nginx_start(dir, &srv, 1, 5000, &ng, err, sizeof(err)) == 0, "%s", err);
+	ingress = mc_xasprintf("c1=127.0.0.1:%d", srv.port);
+	k.suite = write_suite(&k,
+		"{\"name\": \"ns\", \"mesh\": {\"topology\": \"default\"}, \"cases\": [\n"
+		" {\"name\": \"ingress routes to echoserver\", \"check\": \"reach\",\n"
+		"  \"input\": {\"server\": \"ingress@c1:http\", \"path\": \"/\"},\n"
+		"  \"expect\": {\"status\": 200, \"body\": \"Hostname: echoserver\"}},\n"
+		" {\"name\": \"no route is 404\", \"check\": \"reach\",\n"
+		"  \"input\": {\"server\": \"ingress@c1:http\", \"path\": \"/nothing\"},\n"
+		"  \"expect\": {\"status\": 404}},\n"
+		" {\"name\": \"load through the ingress\", \"check\": \"load\",\n"
+		"  \"input\": {\"server\": \"ingress@c1:http\", \"path\": \"/\", \"rate\": 100, \"duration\": \"1s\"},\n"
+		"  \"expect\": {\"max_error_rate\": 0}}]}\n");
+	{
+		char *args[] = {"run", "--target", "kube", "--context", "run-c1", "--context", "run-c2", "--run-id",
+				"t-kube-1", "--ingress", ingress, "--suite", k.suite, "--out", k.w.out_dir, NULL};
+
+		rc = run_mc(&k, args, &out);
+	}
+	mc_nginx_stop(ng);
+	ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+	j = read_json(k.w.json);
+	ck_assert_str_eq(case_status(j, "ingress routes to echoserver", &why), "pass");
+	ck_assert_str_eq(case_status(j, "no route is 404", &why), "pass");
+	ck_assert_str_eq(case_status(j, "load through the ingress", &why), "pass");
+	log = logged(&k);
+	ck_assert_msg(lines_with(log, exec_any) == 0, "north-south requests went through a pod:\n%s", log);
+	cJSON_Delete(j);
+	free(log);
+	free(out);
+	free(ingress);
+	free(dir);
 	kws_free(&k);
 }
 END_TEST
@@ -279,7 +366,8 @@ START_TEST(whole_run_through_kubectl)
 		/* Fixtures in each cluster (one apply), and the case's policy in each. */
 		/* Fixtures, the case's policy and the capture pod. */
 		ck_assert_msg(lines_with(log, apply) == 3, "applies in run-c1:\n%s", log);
-		ck_assert_msg(lines_with(log, apply2) == 2, "applies in run-c2:\n%s", log);
+		/* Fixtures, the case's policy, and the MUTUAL listener's credential Secret. */
+		ck_assert_msg(lines_with(log, apply2) == 3, "applies in run-c2:\n%s", log);
 		ck_assert_msg(lines_with(log, del_ap) == 2, "the case's mesh config was not removed:\n%s", log);
 		ck_assert_msg(lines_with(log, exec1) >= 3, "requests from sleep in c1:\n%s", log);
 		ck_assert_msg(lines_with(log, exec2) >= 1, "requests from sleep in c2:\n%s", log);
@@ -510,6 +598,7 @@ main(void)
 	tcase_add_test(tc, dry_run_touches_no_cluster);
 	tcase_add_test(tc, dry_run_with_revision);
 	tcase_add_test(tc, whole_run_through_kubectl);
+	tcase_add_test(tc, north_south_through_ingress);
 	tcase_add_test(tc, capture_not_permitted_skips);
 	tcase_add_test(tc, image_pull_failure_names_the_pod);
 	tcase_add_test(tc, interrupted_run_still_cleans_up);
