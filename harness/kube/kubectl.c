@@ -358,12 +358,37 @@ read_into(int fd, struct mc_buf *b, bool *truncated)
 	return 0;                                /* EOF or error: stop watching */
 }
 
+/* TOOL [--kubeconfig F] [--context CTX] ARGS..., NULL-terminated; the strings are borrowed (caller frees the array). */
+static char **
+tool_argv(const char *tool, const struct mc_kube *k, const char *context, const char *const *args)
+{
+	size_t nargs = 0, ai = 0;
+	char **argv;
+
+	while (args[nargs] != NULL)
+		nargs++;
+	argv = mc_xcalloc(nargs + 6, sizeof(*argv));
+	argv[ai++] = (char *)tool;
+	if (k->kubeconfig != NULL) {
+		argv[ai++] = (char *)"--kubeconfig";
+		argv[ai++] = k->kubeconfig;
+	}
+	if (context != NULL) {
+		argv[ai++] = (char *)"--context";
+		argv[ai++] = (char *)context;
+	}
+	for (size_t i = 0; i < nargs; i++)
+		argv[ai++] = (char *)args[i];
+	argv[ai] = NULL;
+	return argv;
+}
+
 static int
 run_tool(const struct mc_kube *k, const char *tool_path, const char *tool_name,
 	 const char *context, const char *const *args, const char *in,
 	 struct mc_kube_result *res, char *err, size_t errlen)
 {
-	size_t nargs = 0, ai = 0, in_len = in != NULL ? strlen(in) : 0, in_off = 0;
+	size_t in_len = in != NULL ? strlen(in) : 0, in_off = 0;
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
 	int timeout_ms = k->timeout_ms > 0 ? k->timeout_ms : MC_KUBE_TIMEOUT_MS;
 	size_t max = k->max_output > 0 ? k->max_output : MC_KUBE_MAX_OUTPUT;
@@ -385,21 +410,7 @@ run_tool(const struct mc_kube *k, const char *tool_path, const char *tool_name,
 		return 0;
 	}
 
-	while (args[nargs] != NULL)
-		nargs++;
-	argv = mc_xcalloc(nargs + 6, sizeof(*argv));
-	argv[ai++] = (char *)tool_path;
-	if (k->kubeconfig != NULL) {
-		argv[ai++] = (char *)"--kubeconfig";
-		argv[ai++] = k->kubeconfig;
-	}
-	if (context != NULL) {
-		argv[ai++] = (char *)"--context";
-		argv[ai++] = (char *)context;
-	}
-	for (size_t i = 0; i < nargs; i++)
-		argv[ai++] = (char *)args[i];
-	argv[ai] = NULL;
+	argv = tool_argv(tool_path, k, context, args);
 
 	if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
 		rc = mc_err(err, errlen, errno, "%s: pipe: %s", tool_name, strerror(errno));
@@ -712,7 +723,6 @@ int
 mc_kube_spawn(const struct mc_kube *k, const char *context, const char *const *args,
 	      int out_fd, int err_fd, pid_t *pid, char *err, size_t errlen)
 {
-	size_t nargs = 0, ai = 0;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, deflt;
@@ -724,21 +734,7 @@ mc_kube_spawn(const struct mc_kube *k, const char *context, const char *const *a
 		dry_print(k, "kubectl", context, args, NULL);
 		return 0;
 	}
-	while (args[nargs] != NULL)
-		nargs++;
-	argv = mc_xcalloc(nargs + 6, sizeof(*argv));
-	argv[ai++] = k->kubectl;
-	if (k->kubeconfig != NULL) {
-		argv[ai++] = (char *)"--kubeconfig";
-		argv[ai++] = k->kubeconfig;
-	}
-	if (context != NULL) {
-		argv[ai++] = (char *)"--context";
-		argv[ai++] = (char *)context;
-	}
-	for (size_t i = 0; i < nargs; i++)
-		argv[ai++] = (char *)args[i];
-	argv[ai] = NULL;
+	argv = tool_argv(k->kubectl, k, context, args);
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

@@ -14,6 +14,7 @@
 #include "kubectl.h"
 #include "preflight.h"
 #include "rollout.h"
+#include "kubetest.h"
 #include "testutil.h"
 
 #ifndef KUBE_TESTDIR
@@ -31,10 +32,7 @@ setup(void)
 {
 	tmp = t_tmpdir();
 	logpath = mc_xasprintf("%s/kube.log", tmp);
-	setenv("MC_KUBECTL", KUBE_TESTDIR "/fake-kubectl", 1);
-	setenv("MC_ISTIOCTL", KUBE_TESTDIR "/fake-istioctl", 1);
-	setenv("FAKE_KUBE_LOG", logpath, 1);
-	unsetenv("FAKE_KUBE_NO_FILTER");
+	kt_fake_tools(logpath);
 }
 
 static void
@@ -48,22 +46,14 @@ teardown(void)
 static void
 kube(struct mc_kube *k)
 {
-	char err[MC_ERRLEN];
-
-	ck_assert_msg(mc_kube_init(k, NULL, err, sizeof(err)) == 0, "%s", err);
-	k->timeout_ms = 20000;
+	kt_kube(k);
 }
 
 /* The commands the fake tools received, one per line ("" when none). */
 static char *
 logged(void)
 {
-	char *data = NULL;
-	char err[MC_ERRLEN];
-
-	if (mc_file_read(logpath, 1 << 20, &data, NULL, err, sizeof(err)) != 0)
-		return mc_xstrdup("");
-	return data;
+	return kt_logged(logpath);
 }
 
 static size_t

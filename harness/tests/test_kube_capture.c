@@ -21,6 +21,7 @@
 #include "kchains.h"
 #include "kubectl.h"
 #include "pki.h"
+#include "kubetest.h"
 #include "testutil.h"
 #include "wire.h"
 
@@ -65,21 +66,13 @@ teardown(void)
 static void
 kube(struct mc_kube *k)
 {
-	char err[MC_ERRLEN];
-
-	ck_assert_msg(mc_kube_init(k, NULL, err, sizeof(err)) == 0, "%s", err);
-	k->timeout_ms = 20000;
+	kt_kube(k);
 }
 
 static char *
 logged(void)
 {
-	char *data = NULL;
-	char err[MC_ERRLEN];
-
-	if (mc_file_read(logpath, 1 << 20, &data, NULL, err, sizeof(err)) != 0)
-		return mc_xstrdup("");
-	return data;
+	return kt_logged(logpath);
 }
 
 static size_t

@@ -13,6 +13,7 @@
 
 #include "kubectl.h"
 #include "podcurl.h"
+#include "kubetest.h"
 #include "testutil.h"
 
 #ifndef KUBE_TESTDIR
@@ -738,21 +739,13 @@ END_TEST
 static void
 kube(struct mc_kube *k)
 {
-	char err[MC_ERRLEN];
-
-	ck_assert_msg(mc_kube_init(k, NULL, err, sizeof(err)) == 0, "%s", err);
-	k->timeout_ms = 20000;
+	kt_kube(k);
 }
 
 static char *
 logged(void)
 {
-	char *data = NULL;
-	char err[MC_ERRLEN];
-
-	if (mc_file_read(logpath, 1 << 20, &data, NULL, err, sizeof(err)) != 0)
-		return mc_xstrdup("");
-	return data;
+	return kt_logged(logpath);
 }
 
 /* The log with each marker replaced by MARKER, so lines can be compared whole. */
