@@ -1196,6 +1196,104 @@ out:
 }
 
 int
+mc_pki_add_intermediate(const char *root_dir, const char *cluster, const char *out_dir,
+			const struct mc_ca_options *opts, char *err, size_t errlen)
+{
+	static const char ca_ku[] = "critical,digitalSignature,nonRepudiation,keyEncipherment,keyCertSign";
+	static const char *const istiod_dns[] = {"istiod.istio-system.svc"};
+	struct mc_ca_options o = opts != NULL ? *opts : (struct mc_ca_options){0};
+	X509 *root = NULL, *ca = NULL;
+	EVP_PKEY *root_key = NULL, *key = NULL;
+	X509_NAME *name = NULL;
+	char *chain_text = NULL, *root_text = NULL, *ca_text = NULL, *path = NULL, *t;
+	time_t now = time(NULL), root_na, na;
+	int rc;
+
+	if (o.int_cn == NULL)
+		o.int_cn = "Intermediate CA";
+	if (o.int_org == NULL)
+		o.int_org = "Istio";
+	if (o.int_days <= 0)
+		o.int_days = 3650;
+	if ((rc = check_cluster(cluster, err, errlen)) < 0)
+		return rc;
+	path = mc_xasprintf("%s/ca-key.pem", out_dir);
+	if (access(path, F_OK) == 0) {
+		rc = mc_err(err, errlen, EEXIST, "%s exists: refusing to overwrite a CA (choose another folder)", path);
+		goto out;
+	}
+	/* The root folder signs: its root-cert.pem and root-key.pem. */
+	if ((rc = load_signer(root_dir, &root, &root_key, &chain_text, &root_text, err, errlen)) < 0)
+		goto out;
+	if (!x509_self_issued(root)) {
+		rc = mc_err(err, errlen, EINVAL, "%s: not a root folder (root-cert.pem and root-key.pem)", root_dir);
+		goto out;
+	}
+	if (asn1_to_time(X509_get0_notAfter(root), &root_na) < 0) {
+		rc = mc_err(err, errlen, EINVAL, "%s: the root has an unreadable NotAfter", root_dir);
+		goto out;
+	}
+	if ((key = key_generate(o.key, err, errlen)) == NULL) {
+		rc = -EIO;
+		goto out;
+	}
+	if ((name = make_name(o.int_org, o.int_cn, cluster)) == NULL) {
+		rc = mc_err(err, errlen, EINVAL, "invalid intermediate CA name");
+		goto out;
+	}
+	na = now + o.int_days * 86400L;
+	{
+		struct cert_req r = {
+			.key = key, .subject = name, .issuer = root, .issuer_key = root_key, .not_before = now,
+			.not_after = na < root_na ? na : root_na,
+			.bc = "critical,CA:TRUE,pathlen:0", .ku = ca_ku, .skid = true, .akid = true,
+			.dns = istiod_dns, .n_dns = 1,
+		};
+
+		if ((ca = cert_make(&r, err, errlen)) == NULL) {
+			rc = -EIO;
+			goto out;
+		}
+	}
+	if ((rc = mc_mkdir_p(out_dir, 0755, err, errlen)) < 0)
+		goto out;
+	ca_text = cert_pem(ca);
+	free(root_text);
+	root_text = cert_pem(root);
+	free(path);
+	path = mc_xasprintf("%s/ca-cert.pem", out_dir);
+	rc = write_text(path, ca_text, err, errlen);
+	if (rc == 0) {
+		free(path);
+		path = mc_xasprintf("%s/root-cert.pem", out_dir);
+		rc = write_text(path, root_text, err, errlen);
+	}
+	if (rc == 0) {
+		free(path);
+		path = mc_xasprintf("%s/cert-chain.pem", out_dir);
+		t = mc_xasprintf("%s%s", ca_text, root_text);
+		rc = write_text(path, t, err, errlen);
+		free(t);
+	}
+	if (rc == 0) {
+		free(path);
+		path = mc_xasprintf("%s/ca-key.pem", out_dir);
+		rc = key_write(path, key, err, errlen);
+	}
+out:
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(key);
+	X509_free(root);
+	X509_free(ca);
+	X509_NAME_free(name);
+	free(chain_text);
+	free(root_text);
+	free(ca_text);
+	free(path);
+	return rc;
+}
+
+int
 mc_pki_issue(const char *ca_dir, const struct mc_issue_options *opts, const char *out_dir, char *err,
 	     size_t errlen)
 {

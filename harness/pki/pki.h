@@ -47,6 +47,17 @@ struct mc_ca_options {
 int mc_pki_init(const char *dir, const char *const *clusters, size_t n_clusters,
 		const struct mc_ca_options *opts, char *err, size_t errlen);
 
+/*
+ * Adds an intermediate CA for cluster, signed by the root of root_dir (its
+ * root-cert.pem and root-key.pem, as mc_pki_init writes them), into out_dir
+ * with the same files as a cluster folder of mc_pki_init. For rotating a
+ * cluster's intermediate under the same root. Refuses (-EEXIST) to
+ * overwrite a CA key. opts may be NULL (key type, names and days as
+ * mc_pki_init's defaults).
+ */
+int mc_pki_add_intermediate(const char *root_dir, const char *cluster, const char *out_dir,
+			    const struct mc_ca_options *opts, char *err, size_t errlen);
+
 struct mc_issue_options {
 	const char *spiffe;        /* required: spiffe://TD/ns/NS/sa/SA */
 	long ttl_seconds;          /* default 24h; clamped to the signer's expiry */

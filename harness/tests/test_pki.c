@@ -632,6 +632,48 @@ START_TEST(issue_rejects_bad_spiffe)
 }
 END_TEST
 
+/* A second intermediate under the same root (a CA rotation): new workload chains still verify to the root. */
+START_TEST(add_intermediate_under_same_root)
+{
+	struct fixture f;
+	struct mc_ca_options o = {.key = MC_KEY_EC256};
+	struct mc_chain *peer, *roots, *old_ca, *new_ca;
+	struct mc_verify_result r;
+	char err[MC_ERRLEN], *nd, *nw, *chain, *p;
+
+	fixture_up(&f, 86400);
+	nd = pathf(f.dir, "c1-r1");
+	nw = pathf(f.dir, "w2");
+	ck_assert_msg(mc_pki_add_intermediate(f.dir, "c1", nd, &o, err, sizeof(err)) == 0, "%s", err);
+	/* Not twice into the same folder, and never from a folder that is not a root's. */
+	ck_assert_int_eq(mc_pki_add_intermediate(f.dir, "c1", nd, &o, err, sizeof(err)), -EEXIST);
+	ck_assert_int_lt(mc_pki_add_intermediate(f.ca_dir, "c1", f.w, &o, err, sizeof(err)), 0);
+	issue_ec(nd, "spiffe://cluster.local/ns/foo/sa/bar", 3600, nw);
+	chain = pathf(nw, "cert-chain.pem");
+	peer = load_chain(chain);
+	roots = load_chain(f.root);
+	ck_assert_msg(mc_chain_verify(peer, roots, NULL, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(r.ok && r.chains_to_root, "%s", r.verify_error ? r.verify_error : "?");
+	mc_verify_result_clear(&r);
+	/* A new intermediate: not the old one. */
+	p = pathf(f.ca_dir, "ca-cert.pem");
+	old_ca = load_chain(p);
+	free(p);
+	p = pathf(nd, "ca-cert.pem");
+	new_ca = load_chain(p);
+	free(p);
+	ck_assert_int_ne(X509_cmp(mc_chain_get(old_ca, 0), mc_chain_get(new_ca, 0)), 0);
+	mc_chain_free(old_ca);
+	mc_chain_free(new_ca);
+	mc_chain_free(peer);
+	mc_chain_free(roots);
+	free(chain);
+	free(nd);
+	free(nw);
+	fixture_down(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Verification                                                               */
 
@@ -1234,6 +1276,7 @@ pki_suite(void)
 	tcase_add_test(tc, issue_default_key_is_rsa2048);
 	tcase_add_test(tc, issue_clamps_to_signer);
 	tcase_add_test(tc, issue_rejects_bad_spiffe);
+	tcase_add_test(tc, add_intermediate_under_same_root);
 	tcase_add_test(tc, verify_good_chain);
 	tcase_add_test(tc, verify_foreign_root_fails);
 	tcase_add_test(tc, verify_spiffe_mismatch_fails);
