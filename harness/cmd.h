@@ -22,6 +22,7 @@ int mc_cmd_certs(int argc, char **argv);
 int mc_cmd_capture(int argc, char **argv);
 int mc_cmd_pcap(int argc, char **argv);
 int mc_cmd_load(int argc, char **argv);
+int mc_cmd_watch(int argc, char **argv);
 int mc_cmd_up(int argc, char **argv);
 int mc_cmd_down(int argc, char **argv);
 int mc_cmd_clean(int argc, char **argv);

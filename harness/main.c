@@ -17,6 +17,8 @@ static const struct mc_cmd commands[] = {
 	{"capture", "capture packets live and classify every TCP flow (TLS, HTTP/1, h2c, plaintext)", mc_cmd_capture},
 	{"pcap", "classify the flows of a pcap/pcapng file or stream and judge an expectation", mc_cmd_pcap},
 	{"load", "send requests (closed or open loop) and report latency percentiles, codes and responders", mc_cmd_load},
+	{"watch", "steady traffic while a command runs (an upgrade, a restart): which requests failed, and when",
+	 mc_cmd_watch},
 	{"up", "bring up the local multi-cluster mesh and keep it running; print its addresses", mc_cmd_up},
 	{"down", "stop local meshes started by up", mc_cmd_down},
 	{"clean", "delete what kube runs left in clusters (objects with meshcheck's run label, nothing else)",

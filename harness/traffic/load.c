@@ -22,6 +22,9 @@
  * Workers share nothing but read-only options, an atomic count of requests
  * left (closed loop with a count) and relaxed atomic progress counters; each
  * has its own histogram, counters and responder table, merged at the end.
+ * With the timeline option each also keeps its seconds and failures (see
+ * "the timeline" below), behind a mutex only when there are several
+ * workers, because worker 0 reads them all for the progress callback.
  */
 #include "load.h"
 
@@ -78,6 +81,12 @@
 #define STOP_POLL_US 50000
 /* Below this, waits use ppoll's nanosecond timeout instead of epoll_wait's milliseconds. */
 #define FINE_WAIT_US 3000
+/* Timeline defaults: a status above this fails a request; failed requests kept with their details. */
+#define DEFAULT_OK_STATUS_MAX 399
+#define DEFAULT_MAX_FAILURES 10000
+/* Per-second latency counts: 2^TL_SUB_BITS sub-buckets per power of two (relative error at most 1/64). */
+#define TL_SUB_BITS 6
+#define TL_SUB_HALF ((int64_t)1 << TL_SUB_BITS)
 
 static int64_t
 now_us(void)
@@ -159,6 +168,29 @@ struct h2conn {
 	struct h2conn *prev, *next; /* all the worker's connections */
 };
 
+/* One second of a worker's timeline. */
+struct tl_second {
+	int64_t sent, ok, failed;
+	int64_t max_us;
+	int64_t n_lat;              /* latencies in counts */
+	uint32_t *counts;           /* latency counts (see tl_index), grown to the largest index seen; NULL: none */
+	uint32_t ncounts;
+};
+
+/* A failed request as a worker keeps it: when it finished, for the completion order across workers. */
+struct tl_failure {
+	int64_t done;
+	struct mc_load_failure f;
+};
+
+/* What a result keeps of its timeline besides the public arrays. */
+struct mc_load_timeline_data {
+	char *label;                /* failures[].path points here */
+	size_t n;                   /* seconds (the result's n_timeline) */
+	uint32_t **counts;          /* per second: latency counts, or NULL */
+	uint32_t *ncounts;
+};
+
 struct responder_slot {
 	char value[MC_LOAD_MAX_VALUE];
 	size_t len;
@@ -206,6 +238,17 @@ struct shared {
 	size_t extract_max;
 	atomic_llong remaining;     /* closed loop with a count: recorded starts left */
 	atomic_int abort;           /* set when the run cannot go on (a worker thread failed to start) */
+	/* The timeline (o->timeline). */
+	bool timeline;
+	bool tl_locked;             /* several workers: each guards its timeline with its mutex */
+	long ok_status_max;
+	size_t max_failures;        /* per worker, and for the whole run */
+	uint32_t tl_max_counts;     /* sub-buckets up to the histogram's highest value */
+	int64_t tl_highest;
+	/* Worker 0's merged view for the progress callback. */
+	struct tl_second *snap_tl;  /* merge scratch: counts of the seconds being rebuilt */
+	struct mc_load_second *snap;
+	size_t n_snap, cap_snap;
 };
 
 struct worker {
@@ -244,6 +287,15 @@ struct worker {
 	struct responder_slot resp[MC_LOAD_MAX_RESPONDERS];
 	size_t n_resp;
 	int64_t resp_other, resp_unmatched;
+	/* The timeline: index = second since warm_end. */
+	struct tl_second *tl;
+	size_t n_tl, cap_tl;
+	struct tl_failure *fails;
+	size_t n_fails, cap_fails;
+	int64_t fails_dropped;
+	size_t tl_dirty;            /* lowest second changed since the last progress snapshot; SIZE_MAX: none */
+	bool tl_mutex_init;
+	pthread_mutex_t tl_mutex;
 	/* Progress, read by worker 0 while others run. */
 	atomic_llong p_requests, p_errors, p_non2xx;
 	int rc;
@@ -387,6 +439,276 @@ extract(struct worker *w, struct slot *s)
 	w->n_resp++;
 }
 
+/*
+ * --- the timeline ---
+ *
+ * Each worker keeps an array of seconds (index: seconds since the start of
+ * the recorded phase, of the request's intended or actual start time) with
+ * sent, ok and failed counts, the largest latency and a small latency
+ * histogram, and an array of failed requests (at most max_failures, the
+ * rest counted). start() counts a request sent, complete() counts it ok or
+ * failed; nothing else touches the timeline, so every path (curl, native
+ * HTTP/1.1, native HTTP/2) fills it alike.
+ *
+ * The per-second histogram has the layout of hist.c with 64 sub-buckets
+ * per power of two instead of 1024: a value is off by at most 1/64 (1.6%),
+ * enough for a per-second p99. Its counts array is allocated when the
+ * second's first latency arrives and grows only to the largest index seen,
+ * so a second of millisecond latencies costs about 2 KiB and no second
+ * more than about 5 KiB (60 s highest value); the counts stay mergeable
+ * (same layout whatever the size), which mc_load_timeline_merge uses.
+ */
+
+/* Sub-bucket of value v (0 <= v): hist.c's formula with TL_SUB_BITS. */
+static inline size_t
+tl_index(int64_t v)
+{
+	int b = 63 - __builtin_clzll((unsigned long long)v | (unsigned long long)(2 * TL_SUB_HALF - 1)) - TL_SUB_BITS;
+
+	return ((size_t)b << TL_SUB_BITS) + (size_t)(v >> b);
+}
+
+/* Largest value of sub-bucket idx. */
+static int64_t
+tl_highest_of(size_t idx)
+{
+	int b = idx < 2 * (size_t)TL_SUB_HALF ? 0 : (int)(idx >> TL_SUB_BITS) - 1;
+
+	return ((int64_t)(idx - ((size_t)b << TL_SUB_BITS)) << b) + (((int64_t)1 << b) - 1);
+}
+
+/* The value at percentile p of n latencies in counts (as mc_hist_percentile: the bucket's top, capped at max). */
+static int64_t
+tl_percentile(const uint32_t *counts, size_t ncounts, int64_t n, int64_t max, double p)
+{
+	int64_t rank = (int64_t)ceil(p / 100 * (double)n - 1e-9), seen = 0;
+
+	if (n <= 0 || counts == NULL)
+		return 0;
+	if (rank < 1)
+		rank = 1;
+	for (size_t i = 0; i < ncounts; i++) {
+		seen += counts[i];
+		if (seen >= rank) {
+			int64_t v = tl_highest_of(i);
+
+			return v < max ? v : max;
+		}
+	}
+	return max;
+}
+
+/* Adds src's latency counts to dst's, growing dst's array as needed. */
+static void
+tl_add_counts(uint32_t **dst, uint32_t *ndst, const uint32_t *src, uint32_t nsrc)
+{
+	if (src == NULL || nsrc == 0)
+		return;
+	if (*ndst < nsrc) {
+		*dst = mc_xrealloc(*dst, nsrc * sizeof(**dst));
+		memset(*dst + *ndst, 0, (nsrc - *ndst) * sizeof(**dst));
+		*ndst = nsrc;
+	}
+	for (uint32_t i = 0; i < nsrc; i++)
+		(*dst)[i] += src[i];
+}
+
+static inline void
+tl_lock(struct worker *w)
+{
+	if (w->sh->tl_locked)
+		pthread_mutex_lock(&w->tl_mutex);
+}
+
+static inline void
+tl_unlock(struct worker *w)
+{
+	if (w->sh->tl_locked)
+		pthread_mutex_unlock(&w->tl_mutex);
+}
+
+/* Second of start time t (microseconds, monotonic); before the recorded phase counts as second 0. */
+static inline size_t
+tl_second_of(const struct shared *sh, int64_t t)
+{
+	return t > sh->warm_end ? (size_t)((t - sh->warm_end) / 1000000) : 0;
+}
+
+/* The worker's second k, created (zeroed) with those before it. Called with the lock held. */
+static struct tl_second *
+tl_at(struct worker *w, size_t k)
+{
+	if (k >= w->n_tl) {
+		if (k >= w->cap_tl) {
+			size_t cap = w->cap_tl == 0 ? 16 : w->cap_tl;
+
+			while (cap <= k)
+				cap *= 2;
+			w->tl = mc_xrealloc(w->tl, cap * sizeof(*w->tl));
+			w->cap_tl = cap;
+		}
+		memset(w->tl + w->n_tl, 0, (k + 1 - w->n_tl) * sizeof(*w->tl));
+		w->n_tl = k + 1;
+	}
+	if (k < w->tl_dirty)
+		w->tl_dirty = k;
+	return &w->tl[k];
+}
+
+/* A recorded request started at start_us. */
+static void
+tl_sent(struct worker *w, int64_t start_us)
+{
+	size_t k = tl_second_of(w->sh, start_us);
+
+	tl_lock(w);
+	tl_at(w, k)->sent++;
+	tl_unlock(w);
+}
+
+/*
+ * A recorded request finished at now: a response with status (response
+ * true) or the transport error e with message msg.
+ */
+static void
+tl_done(struct worker *w, const struct slot *s, bool response, long status, enum mc_xfer_error e, const char *msg,
+	int64_t now)
+{
+	const struct shared *sh = w->sh;
+	bool failed = !response || status > sh->ok_status_max;
+	struct tl_second *t;
+
+	tl_lock(w);
+	t = tl_at(w, tl_second_of(sh, s->start_us));
+	if (failed)
+		t->failed++;
+	else
+		t->ok++;
+	if (response) {
+		int64_t lat = now - s->start_us, v = lat;
+		size_t idx;
+
+		if (v < 0)
+			v = 0;
+		if (v > sh->tl_highest)
+			v = sh->tl_highest;
+		idx = tl_index(v);
+		if (idx >= t->ncounts) {
+			/* Grown to a little past the index (not beyond the highest value's), so neighbours cost no realloc. */
+			uint32_t n = (uint32_t)idx + 1 + TL_SUB_HALF / 2;
+
+			if (n > sh->tl_max_counts)
+				n = sh->tl_max_counts;
+			t->counts = mc_xrealloc(t->counts, n * sizeof(*t->counts));
+			memset(t->counts + t->ncounts, 0, (n - t->ncounts) * sizeof(*t->counts));
+			t->ncounts = n;
+		}
+		t->counts[idx]++;
+		t->n_lat++;
+		if (lat > t->max_us)
+			t->max_us = lat;
+	}
+	if (failed) {
+		if (w->n_fails < sh->max_failures) {
+			struct tl_failure *f;
+
+			if (w->n_fails == w->cap_fails) {
+				w->cap_fails = w->cap_fails == 0 ? 64 : w->cap_fails * 2;
+				if (w->cap_fails > sh->max_failures)
+					w->cap_fails = sh->max_failures;
+				w->fails = mc_xrealloc(w->fails, w->cap_fails * sizeof(*w->fails));
+			}
+			f = &w->fails[w->n_fails++];
+			f->done = now;
+			f->f.t = s->start_us > sh->warm_end ? (double)(s->start_us - sh->warm_end) / 1e6 : 0;
+			f->f.path = NULL;
+			f->f.error = response ? MC_XFER_OK : e;
+			f->f.status = response ? status : 0;
+			if (response)
+				snprintf(f->f.message, sizeof(f->f.message), "HTTP status %ld", status);
+			else
+				snprintf(f->f.message, sizeof(f->f.message), "%s", msg);
+		} else {
+			w->fails_dropped++;
+		}
+	}
+	tl_unlock(w);
+}
+
+/*
+ * Worker 0, for the progress callback: brings sh->snap up to date with
+ * every worker's timeline. Only the seconds changed since the last call
+ * are rebuilt (usually the last one or two).
+ */
+static void
+tl_snapshot(struct worker *workers, int n)
+{
+	struct shared *sh = workers[0].sh;
+	size_t from = SIZE_MAX, len = 0;
+
+	for (int i = 0; i < n; i++) {
+		tl_lock(&workers[i]);
+		if (workers[i].tl_dirty < from)
+			from = workers[i].tl_dirty;
+		if (workers[i].n_tl > len)
+			len = workers[i].n_tl;
+	}
+	if (len > sh->cap_snap) {
+		size_t cap = sh->cap_snap == 0 ? 16 : sh->cap_snap;
+
+		while (cap < len)
+			cap *= 2;
+		sh->snap = mc_xrealloc(sh->snap, cap * sizeof(*sh->snap));
+		sh->snap_tl = mc_xrealloc(sh->snap_tl, cap * sizeof(*sh->snap_tl));
+		memset(sh->snap_tl + sh->cap_snap, 0, (cap - sh->cap_snap) * sizeof(*sh->snap_tl));
+		sh->cap_snap = cap;
+	}
+	if (len > sh->n_snap) {
+		memset(sh->snap + sh->n_snap, 0, (len - sh->n_snap) * sizeof(*sh->snap));
+		if (from > sh->n_snap)
+			from = sh->n_snap;
+		sh->n_snap = len;
+	}
+	for (size_t k = from; k < len; k++) {
+		struct tl_second *m = &sh->snap_tl[k];
+		struct mc_load_second *o = &sh->snap[k];
+
+		m->sent = m->ok = m->failed = m->max_us = m->n_lat = 0;
+		if (m->counts != NULL)
+			memset(m->counts, 0, m->ncounts * sizeof(*m->counts));
+		for (int i = 0; i < n; i++) {
+			const struct tl_second *t;
+
+			if (k >= workers[i].n_tl)
+				continue;
+			t = &workers[i].tl[k];
+			m->sent += t->sent;
+			m->ok += t->ok;
+			m->failed += t->failed;
+			m->n_lat += t->n_lat;
+			if (t->max_us > m->max_us)
+				m->max_us = t->max_us;
+			tl_add_counts(&m->counts, &m->ncounts, t->counts, t->ncounts);
+		}
+		o->sent = m->sent;
+		o->ok = m->ok;
+		o->failed = m->failed;
+		o->max_us = m->max_us;
+		o->p99_us = tl_percentile(m->counts, m->ncounts, m->n_lat, m->max_us, 99);
+	}
+	for (int i = 0; i < n; i++) {
+		workers[i].tl_dirty = SIZE_MAX;
+		tl_unlock(&workers[i]);
+	}
+	/* Seconds wholly in the past will not change again but by late answers: their scratch counts can go. */
+	for (size_t k = 0; k + 16 < from && k < len; k++)
+		if (sh->snap_tl[k].counts != NULL) {
+			free(sh->snap_tl[k].counts);
+			sh->snap_tl[k].counts = NULL;
+			sh->snap_tl[k].ncounts = 0;
+		}
+}
+
 static void raw_start(struct worker *w, struct slot *s, int64_t now);
 static void h2_start(struct worker *w, struct slot *s, int64_t now);
 
@@ -402,6 +724,8 @@ start(struct worker *w, int64_t start_us, bool record)
 	if (s->buf != NULL)
 		s->buf[0] = '\0';
 	s->errbuf[0] = '\0';
+	if (w->sh->timeline && record)
+		tl_sent(w, start_us);
 	if (w->sh->raw.on && w->sh->raw.h2)
 		h2_start(w, s, w->sh->o->rate > 0 ? now_us() : start_us);
 	else if (w->sh->raw.on)
@@ -437,6 +761,8 @@ complete(struct worker *w, struct slot *s, CURLcode rc, long status, int64_t siz
 		if (status < 200 || status > 299)
 			atomic_store_explicit(&w->p_non2xx, atomic_load_explicit(&w->p_non2xx, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
+		if (w->sh->timeline)
+			tl_done(w, s, true, status, MC_XFER_OK, NULL, now);
 	} else {
 		enum mc_xfer_error e;
 
@@ -450,6 +776,8 @@ complete(struct worker *w, struct slot *s, CURLcode rc, long status, int64_t siz
 		if (w->first_error[0] == '\0')
 			snprintf(w->first_error, sizeof(w->first_error), "%s: %.200s", mc_xfer_error_name(e), s->errbuf);
 		atomic_store_explicit(&w->p_errors, w->errors, memory_order_relaxed);
+		if (w->sh->timeline)
+			tl_done(w, s, false, 0, e, s->errbuf, now);
 	}
 	if (now > w->last_done)
 		w->last_done = now;
@@ -2329,7 +2657,7 @@ start_due(struct worker *w, int64_t now)
 static void
 report_progress(struct worker *workers, int n, int64_t now)
 {
-	const struct shared *sh = workers[0].sh;
+	struct shared *sh = workers[0].sh;
 	struct mc_load_progress p = {0};
 	double recorded;
 
@@ -2342,6 +2670,11 @@ report_progress(struct worker *workers, int n, int64_t now)
 	}
 	recorded = (double)(now - sh->warm_end) / 1e6;
 	p.rate = recorded > 0 ? (double)p.requests / recorded : 0;
+	if (sh->timeline) {
+		tl_snapshot(workers, n);
+		p.timeline = sh->snap;
+		p.n_timeline = sh->n_snap;
+	}
 	sh->o->progress(&p, sh->o->progress_arg);
 }
 
@@ -2492,6 +2825,11 @@ worker_init(struct worker *w, struct shared *sh, int id, int nconn, int streams,
 	w->timer_at = -1;
 	w->next_index = id;
 	w->raw_next_check = INT64_MAX;
+	w->tl_dirty = SIZE_MAX;
+	if (sh->tl_locked) {
+		pthread_mutex_init(&w->tl_mutex, NULL);
+		w->tl_mutex_init = true;
+	}
 	w->hist = mc_hist_new(o->hist_highest_us > 0 ? o->hist_highest_us : DEFAULT_HIST_HIGHEST);
 	if (w->hist == NULL)
 		return mc_err(err, errlen, ENOMEM, "cannot create the latency histogram");
@@ -2604,6 +2942,12 @@ worker_free(struct worker *w)
 	mc_hist_free(w->hist);
 	free(w->slots);
 	free(w->free);
+	for (size_t k = 0; k < w->n_tl; k++)
+		free(w->tl[k].counts);
+	free(w->tl);
+	free(w->fails);
+	if (w->tl_mutex_init)
+		pthread_mutex_destroy(&w->tl_mutex);
 }
 
 static int
@@ -2654,6 +2998,83 @@ merge(struct mc_load_result *res, const struct worker *w)
 	}
 }
 
+/* Failed requests by completion time (then by start time, for a stable order between workers). */
+static int
+by_done(const void *a, const void *b)
+{
+	const struct tl_failure *x = a, *y = b;
+
+	if (x->done != y->done)
+		return x->done < y->done ? -1 : 1;
+	if (x->f.t != y->f.t)
+		return x->f.t < y->f.t ? -1 : 1;
+	return 0;
+}
+
+/* Builds res's timeline, failures and timeline data from the workers'. */
+static void
+tl_result(struct mc_load_result *res, const struct shared *sh, const struct worker *workers, int n)
+{
+	struct mc_load_timeline_data *d = mc_xcalloc(1, sizeof(*d));
+	struct tl_failure *all = NULL;
+	size_t len = 0, nall = 0, keep;
+	int64_t total = 0;
+
+	d->label = mc_xstrdup(sh->o->label);
+	for (int i = 0; i < n; i++) {
+		if (workers[i].n_tl > len)
+			len = workers[i].n_tl;
+		nall += workers[i].n_fails;
+		total += (int64_t)workers[i].n_fails + workers[i].fails_dropped;
+	}
+	d->n = len;
+	if (len > 0) {
+		res->timeline = mc_xcalloc(len, sizeof(*res->timeline));
+		d->counts = mc_xcalloc(len, sizeof(*d->counts));
+		d->ncounts = mc_xcalloc(len, sizeof(*d->ncounts));
+	}
+	for (size_t k = 0; k < len; k++) {
+		struct mc_load_second *o = &res->timeline[k];
+		int64_t nlat = 0;
+
+		for (int i = 0; i < n; i++) {
+			const struct tl_second *t;
+
+			if (k >= workers[i].n_tl)
+				continue;
+			t = &workers[i].tl[k];
+			o->sent += t->sent;
+			o->ok += t->ok;
+			o->failed += t->failed;
+			nlat += t->n_lat;
+			if (t->max_us > o->max_us)
+				o->max_us = t->max_us;
+			tl_add_counts(&d->counts[k], &d->ncounts[k], t->counts, t->ncounts);
+		}
+		o->p99_us = tl_percentile(d->counts[k], d->ncounts[k], nlat, o->max_us, 99);
+	}
+	res->n_timeline = len;
+	if (nall > 0) {
+		all = mc_xmalloc(nall * sizeof(*all));
+		nall = 0;
+		for (int i = 0; i < n; i++) {
+			memcpy(all + nall, workers[i].fails, workers[i].n_fails * sizeof(*all));
+			nall += workers[i].n_fails;
+		}
+		qsort(all, nall, sizeof(*all), by_done);
+		keep = nall < sh->max_failures ? nall : sh->max_failures;
+		res->failures = mc_xcalloc(keep, sizeof(*res->failures));
+		for (size_t j = 0; j < keep; j++) {
+			res->failures[j] = all[j].f;
+			res->failures[j].path = d->label;
+		}
+		res->n_failures = keep;
+		free(all);
+	}
+	res->failures_dropped = total - (int64_t)res->n_failures;
+	res->timeline_data = d;
+}
+
 static int
 check_options(const struct mc_load_options *o, char *err, size_t errlen)
 {
@@ -2681,6 +3102,8 @@ check_options(const struct mc_load_options *o, char *err, size_t errlen)
 		return mc_err(err, errlen, EINVAL, "--extract-header needs --extract REGEX");
 	if (o->extract_header != NULL && (*o->extract_header == '\0' || strchr(o->extract_header, ':') != NULL))
 		return mc_err(err, errlen, EINVAL, "bad header name \"%s\"", o->extract_header);
+	if (o->ok_status_max < 0)
+		return mc_err(err, errlen, EINVAL, "ok_status_max must not be negative");
 	return 0;
 }
 
@@ -2715,6 +3138,12 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	sh.nthreads = nthreads;
 	sh.slack_us = (int64_t)((o->late_slack > 0 ? o->late_slack : DEFAULT_SLACK) * 1e6);
 	sh.extract_max = o->extract_max_body > 0 ? o->extract_max_body : DEFAULT_EXTRACT_MAX;
+	sh.timeline = o->timeline;
+	sh.tl_locked = o->timeline && nthreads > 1;
+	sh.ok_status_max = o->ok_status_max > 0 ? o->ok_status_max : DEFAULT_OK_STATUS_MAX;
+	sh.max_failures = o->max_failures > 0 ? o->max_failures : DEFAULT_MAX_FAILURES;
+	sh.tl_highest = o->hist_highest_us > 0 ? o->hist_highest_us : DEFAULT_HIST_HIGHEST;
+	sh.tl_max_counts = (uint32_t)tl_index(sh.tl_highest) + 1;
 	atomic_init(&sh.remaining, o->count);
 	atomic_init(&sh.abort, 0);
 	sh.tmpl = curl_easy_init();
@@ -2761,6 +3190,12 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 	}
 
 	sh.t0 = now_us();
+	{
+		struct timespec rt;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		res->start_unix = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9 + o->warmup;
+	}
 	sh.warm_end = sh.t0 + (int64_t)(o->warmup * 1e6);
 	sh.end = duration > 0 ? sh.warm_end + (int64_t)(duration * 1e6) : INT64_MAX;
 	if (o->rate > 0) {
@@ -2819,6 +3254,10 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 			last = workers[i].last_done;
 	}
 	res->requests = res->responses + res->errors;
+	if (sh.timeline)
+		tl_result(res, &sh, workers, nthreads);
+	else
+		res->start_unix = 0;
 	res->hist = workers[0].hist;
 	workers[0].hist = NULL;
 	qsort(res->responders, res->n_responders, sizeof(*res->responders), by_count_desc);
@@ -2841,6 +3280,10 @@ out:
 	curl_easy_cleanup(sh.tmpl);
 	mc_probe_lists_free(&lists);
 	raw_free(&sh.raw);
+	for (size_t k = 0; k < sh.cap_snap; k++)
+		free(sh.snap_tl[k].counts);
+	free(sh.snap_tl);
+	free(sh.snap);
 	return ret;
 }
 
@@ -2856,6 +3299,24 @@ mc_load_result_clear(struct mc_load_result *res)
 	res->responders = NULL;
 	res->n_responders = 0;
 	res->hist = NULL;
+	if (res->timeline_data != NULL) {
+		struct mc_load_timeline_data *d = res->timeline_data;
+
+		for (size_t k = 0; k < d->n; k++)
+			free(d->counts[k]);
+		free(d->counts);
+		free(d->ncounts);
+		free(d->label);
+		free(d);
+	}
+	free(res->timeline);
+	free(res->failures);
+	res->timeline_data = NULL;
+	res->timeline = NULL;
+	res->n_timeline = 0;
+	res->failures = NULL;
+	res->n_failures = 0;
+	res->failures_dropped = 0;
 }
 
 cJSON *
@@ -2907,7 +3368,132 @@ mc_load_result_json(const struct mc_load_result *res)
 	cJSON_AddNumberToObject(j, "responders_unmatched", (double)res->responders_unmatched);
 	if (res->hist != NULL)
 		cJSON_AddItemToObject(j, "latency_us", mc_hist_to_json(res->hist, "us"));
+	if (res->timeline_data != NULL) {
+		cJSON *tl, *fl;
+
+		cJSON_AddNumberToObject(j, "start_unix", res->start_unix);
+		tl = cJSON_AddArrayToObject(j, "timeline");
+		for (size_t k = 0; k < res->n_timeline; k++)
+			cJSON_AddItemToArray(tl, mc_load_second_json(&res->timeline[k], (double)k));
+		fl = cJSON_AddArrayToObject(j, "failures");
+		for (size_t k = 0; k < res->n_failures; k++)
+			cJSON_AddItemToArray(fl, mc_load_failure_json(&res->failures[k]));
+		cJSON_AddNumberToObject(j, "failures_dropped", (double)res->failures_dropped);
+	}
 	return j;
+}
+
+cJSON *
+mc_load_second_json(const struct mc_load_second *sec, double t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "t", t);
+	cJSON_AddNumberToObject(o, "sent", (double)sec->sent);
+	cJSON_AddNumberToObject(o, "ok", (double)sec->ok);
+	cJSON_AddNumberToObject(o, "failed", (double)sec->failed);
+	cJSON_AddNumberToObject(o, "p99_ms", (double)sec->p99_us / 1000);
+	cJSON_AddNumberToObject(o, "max_ms", (double)sec->max_us / 1000);
+	return o;
+}
+
+cJSON *
+mc_load_failure_json(const struct mc_load_failure *f)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	/* Milliseconds are what the timing is good for; more digits only add noise. */
+	cJSON_AddNumberToObject(o, "t", round(f->t * 1e6) / 1e6);
+	if (f->path != NULL)
+		cJSON_AddStringToObject(o, "path", f->path);
+	else
+		cJSON_AddNullToObject(o, "path");
+	if (f->error != MC_XFER_OK)
+		cJSON_AddStringToObject(o, "error", mc_xfer_error_name(f->error));
+	else
+		cJSON_AddNullToObject(o, "error");
+	cJSON_AddNumberToObject(o, "status", (double)f->status);
+	cJSON_AddStringToObject(o, "message", f->message);
+	return o;
+}
+
+int
+mc_load_timeline_merge(struct mc_load_result *const *parts, size_t n, struct mc_load_second **out, size_t *n_out)
+{
+	struct mc_load_second *m;
+	uint32_t **counts = NULL, *ncounts = NULL;
+	int64_t *nlat = NULL;
+	size_t *off, len = 0;
+	double base = 0;
+	bool have = false, exact = true;
+
+	*out = NULL;
+	*n_out = 0;
+	if (n > 0 && parts == NULL)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (parts[i] == NULL || parts[i]->timeline == NULL || parts[i]->n_timeline == 0)
+			continue;
+		if (!have || parts[i]->start_unix < base)
+			base = parts[i]->start_unix;
+		have = true;
+		if (parts[i]->timeline_data == NULL || parts[i]->timeline_data->n != parts[i]->n_timeline)
+			exact = false;
+	}
+	if (!have)
+		return 0;
+	off = mc_xcalloc(n, sizeof(*off));
+	for (size_t i = 0; i < n; i++) {
+		if (parts[i] == NULL || parts[i]->timeline == NULL || parts[i]->n_timeline == 0)
+			continue;
+		off[i] = (size_t)llround(parts[i]->start_unix - base);
+		if (off[i] + parts[i]->n_timeline > len)
+			len = off[i] + parts[i]->n_timeline;
+	}
+	m = mc_xcalloc(len, sizeof(*m));
+	if (exact) {
+		counts = mc_xcalloc(len, sizeof(*counts));
+		ncounts = mc_xcalloc(len, sizeof(*ncounts));
+		nlat = mc_xcalloc(len, sizeof(*nlat));
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mc_load_result *r = parts[i];
+
+		if (r == NULL || r->timeline == NULL || r->n_timeline == 0)
+			continue;
+		for (size_t k = 0; k < r->n_timeline; k++) {
+			const struct mc_load_second *src = &r->timeline[k];
+			struct mc_load_second *dst = &m[off[i] + k];
+
+			dst->sent += src->sent;
+			dst->ok += src->ok;
+			dst->failed += src->failed;
+			if (src->max_us > dst->max_us)
+				dst->max_us = src->max_us;
+			if (exact) {
+				const struct mc_load_timeline_data *d = r->timeline_data;
+
+				tl_add_counts(&counts[off[i] + k], &ncounts[off[i] + k], d->counts[k], d->ncounts[k]);
+				for (uint32_t c = 0; c < d->ncounts[k]; c++)
+					nlat[off[i] + k] += d->counts[k][c];
+			} else if (src->p99_us > dst->p99_us) {
+				dst->p99_us = src->p99_us;
+			}
+		}
+	}
+	if (exact) {
+		for (size_t k = 0; k < len; k++) {
+			m[k].p99_us = tl_percentile(counts[k], ncounts[k], nlat[k], m[k].max_us, 99);
+			free(counts[k]);
+		}
+		free(counts);
+		free(ncounts);
+		free(nlat);
+	}
+	free(off);
+	*out = m;
+	*n_out = len;
+	return 0;
 }
 
 int

@@ -13,6 +13,10 @@
  * Results: a latency histogram (microseconds), counts per HTTP status and
  * per transport error class, late and unsent requests of the open loop, and
  * optionally which responder answered (a regex over the body or a header).
+ * With the timeline option, also per-second counts and latency of the
+ * recorded phase and a record of every failed request (time, error,
+ * status, message), so that a failure can be placed in time, e.g. against
+ * a restart that ran meanwhile.
  *
  * Errors follow util.h: 0 or a negative errno, message in err. Transport
  * failures of single requests are results, never errors of the run.
@@ -34,6 +38,30 @@
 #define MC_LOAD_MAX_RESPONDERS 64   /* distinct extracted values kept; the rest count as other */
 #define MC_LOAD_MAX_VALUE 128       /* bytes of an extracted value kept */
 
+/*
+ * One second of the timeline. Requests belong to the second of their
+ * intended send time in the open loop (so a stall shows where it happened,
+ * not when the late answers came) and of their actual start in a closed
+ * loop. sent counts requests started; ok and failed those that finished
+ * (sent - ok - failed are still in flight, or were abandoned by a stop).
+ * p99_us and max_us are the latency of the second's responses (any
+ * status, as the run's histogram counts them); 0 without responses.
+ */
+struct mc_load_second {
+	int64_t sent, ok, failed;
+	int64_t p99_us;
+	int64_t max_us;
+};
+
+/* A failed request: a transport error, or a status above ok_status_max. */
+struct mc_load_failure {
+	double t;                   /* seconds from t = 0 to the request's intended (open loop) or actual start */
+	const char *path;           /* the options' label (a copy the result owns), or NULL */
+	enum mc_xfer_error error;   /* MC_XFER_OK for a failure by status */
+	long status;                /* 0 for a transport error */
+	char message[160];          /* curl's (or the native path's) message, or "HTTP status N" */
+};
+
 /* Counts so far, for a progress display. */
 struct mc_load_progress {
 	double elapsed;             /* seconds since the start, warm-up included */
@@ -42,6 +70,13 @@ struct mc_load_progress {
 	int64_t errors;             /* of which transport errors */
 	int64_t non_2xx;            /* of which responses outside 200..299 */
 	double rate;                /* recorded requests per second so far */
+	/*
+	 * With the timeline option: the seconds so far, merged over the
+	 * worker threads (index = second). Valid during the call only. The
+	 * latest seconds may still change as their answers arrive.
+	 */
+	const struct mc_load_second *timeline;
+	size_t n_timeline;
 };
 
 struct mc_load_options {
@@ -63,7 +98,24 @@ struct mc_load_options {
 	void *progress_arg;
 	/* When it becomes non-zero the run stops: in-flight requests are abandoned, not recorded. */
 	volatile sig_atomic_t *stop;
+	/*
+	 * The timeline: per-second counts and latency, and every failed
+	 * request with its details (see mc_load_second, mc_load_failure).
+	 * Without it the engine pays nothing for them beyond a test per
+	 * request. Memory: a latency histogram per second at 1/64 resolution,
+	 * allocated with the second's first answer and grown only to its
+	 * largest latency (about 2 KiB for millisecond latencies, at most
+	 * about 5 KiB with the 60 s default highest value), and at most
+	 * max_failures records of about 190 bytes per worker thread.
+	 */
+	bool timeline;              /* keep per-second counts and every failed request */
+	long ok_status_max;         /* a status above this is a failed request for the timeline; 0: 399 */
+	size_t max_failures;        /* failed requests kept with their details; 0: 10000 (the rest are counted) */
+	const char *label;          /* names this load's path in failure records (may be NULL) */
 };
+
+/* Per-second latency counts a result keeps for mc_load_timeline_merge (opaque). */
+struct mc_load_timeline_data;
 
 struct mc_load_responder {
 	char *value;                /* owned */
@@ -98,6 +150,15 @@ struct mc_load_result {
 	int64_t responders_other;   /* values beyond MC_LOAD_MAX_RESPONDERS */
 	int64_t responders_unmatched; /* responses where the regex did not match */
 	struct mc_hist *hist;       /* owned: latency in microseconds of recorded requests */
+	/* With the timeline option (all owned; NULL and 0 without it). */
+	double start_unix;                  /* wall-clock time (epoch seconds) of t = 0, the start of the recorded phase */
+	struct mc_load_second *timeline;    /* one per second of the recorded phase, index = second */
+	size_t n_timeline;
+	struct mc_load_failure *failures;   /* in completion order */
+	size_t n_failures;
+	int64_t failures_dropped;           /* beyond max_failures */
+	struct mc_load_timeline_data *timeline_data; /* each second's latency counts and the label; set whenever
+						       the timeline was on */
 };
 
 /*
@@ -115,9 +176,31 @@ void mc_load_result_clear(struct mc_load_result *res);
  * "rate_target", "late", "unsent", "abandoned", "warmup_requests", "bytes",
  * "stopped", "warning" (string or null), "codes": {"200": n, ...}, "transport_errors": {"refused": n,
  * ...}, "first_error", "responders": {"v1": n, ...}, "responders_other",
- * "responders_unmatched", "latency_us": histogram (see hist.h)}.
+ * "responders_unmatched", "latency_us": histogram (see hist.h)}, and with
+ * the timeline: "start_unix", "timeline": [{"t": 0, "sent", "ok", "failed",
+ * "p99_ms", "max_ms"}, ...], "failures": [{"t", "path", "error" (a class
+ * name, or null for a failure by status), "status", "message"}, ...],
+ * "failures_dropped".
  */
 cJSON *mc_load_result_json(const struct mc_load_result *res);
+
+/*
+ * Merges the timelines of several loads started together into one (*out,
+ * the caller frees it; *n_out seconds; NULL and 0 when no part has a
+ * timeline). Second 0 is the earliest start_unix; each part's seconds are
+ * shifted by its start_unix minus that one, rounded to the nearest
+ * second. sent, ok and failed add up, max_us is the largest; p99_us comes
+ * from the merged latency counts of the second (the parts keep them, at a
+ * resolution of 1/64: within 1.6%), or, for a part that lacks them (built
+ * by hand), is the largest of the parts' p99 for that second. Parts
+ * without a timeline are skipped. Returns 0, or -EINVAL when parts is NULL
+ * with n > 0.
+ */
+int mc_load_timeline_merge(struct mc_load_result *const *parts, size_t n, struct mc_load_second **out, size_t *n_out);
+
+/* One element of the JSON timeline (second t) and of the failures, as in mc_load_result_json. */
+cJSON *mc_load_second_json(const struct mc_load_second *sec, double t);
+cJSON *mc_load_failure_json(const struct mc_load_failure *f);
 
 /*
  * Runs bytes of a server's answer through the native HTTP/1.1 path's
