@@ -69,6 +69,23 @@ props_set(struct mc_property **props, size_t *n, const char *name, const char *v
 }
 
 static void
+timeline_free(struct mc_timeline *tl)
+{
+	if (tl == NULL)
+		return;
+	free(tl->points);
+	for (size_t i = 0; i < tl->n_marks; i++)
+		free(tl->marks[i].label);
+	free(tl->marks);
+	for (size_t i = 0; i < tl->n_failures; i++) {
+		free(tl->failures[i].path);
+		free(tl->failures[i].what);
+	}
+	free(tl->failures);
+	free(tl);
+}
+
+static void
 case_free(struct mc_case *c)
 {
 	if (c == NULL)
@@ -88,6 +105,7 @@ case_free(struct mc_case *c)
 		free(c->evidence[i].path);
 	}
 	free(c->evidence);
+	timeline_free(c->timeline);
 	free(c);
 }
 
@@ -267,4 +285,41 @@ mc_case_add_evidence(struct mc_case *c, const char *label, const char *path)
 	c->evidence[c->n_evidence].label = mc_xstrdup(label);
 	c->evidence[c->n_evidence].path = mc_xstrdup(path);
 	c->n_evidence++;
+}
+
+void
+mc_case_set_timeline(struct mc_case *c, const struct mc_timeline *tl)
+{
+	struct mc_timeline *copy = NULL;
+
+	if (tl != NULL) {
+		copy = mc_xcalloc(1, sizeof(*copy));
+		copy->start_unix = tl->start_unix;
+		copy->failures_dropped = tl->failures_dropped;
+		if (tl->points != NULL && tl->n_points > 0) {
+			copy->points = mc_xcalloc(tl->n_points, sizeof(*copy->points));
+			memcpy(copy->points, tl->points, tl->n_points * sizeof(*copy->points));
+			copy->n_points = tl->n_points;
+		}
+		if (tl->marks != NULL && tl->n_marks > 0) {
+			copy->marks = mc_xcalloc(tl->n_marks, sizeof(*copy->marks));
+			for (size_t i = 0; i < tl->n_marks; i++) {
+				copy->marks[i].t = tl->marks[i].t;
+				copy->marks[i].label = mc_xstrdup(tl->marks[i].label);
+			}
+			copy->n_marks = tl->n_marks;
+		}
+		if (tl->failures != NULL && tl->n_failures > 0) {
+			copy->failures = mc_xcalloc(tl->n_failures, sizeof(*copy->failures));
+			for (size_t i = 0; i < tl->n_failures; i++) {
+				copy->failures[i].t = tl->failures[i].t;
+				copy->failures[i].path = mc_xstrdup(tl->failures[i].path);
+				copy->failures[i].what = mc_xstrdup(tl->failures[i].what);
+			}
+			copy->n_failures = tl->n_failures;
+		}
+	}
+	/* Copied before the old one goes, so tl may point into the case's own timeline. */
+	timeline_free(c->timeline);
+	c->timeline = copy;
 }

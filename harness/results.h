@@ -4,7 +4,8 @@
  * files. Every report (JSON, JUnit, HTML) is written from this model alone.
  *
  * Ownership: mc_run_new() returns a run the caller frees with mc_run_free();
- * suites and cases belong to their run and are freed with it. Every string
+ * suites and cases belong to their run and are freed with it, and a case's
+ * measurements, evidence and timeline belong to the case. Every string
  * passed in is copied.
  */
 #ifndef MC_RESULTS_H
@@ -12,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum mc_status {
 	MC_RESULT_PASS,
@@ -40,6 +42,39 @@ struct mc_property {
 	char *value;
 };
 
+/*
+ * What happened over time while a case ran: traffic per second, the moments
+ * something started or ended, and the failed requests. Times t are seconds
+ * from the timeline's start (start_unix); they may be fractional.
+ */
+struct mc_timeline_point {
+	double t;             /* the second this point covers starts here */
+	int64_t sent, ok, failed;
+	double p99_ms;        /* latency p99 of the requests of this second */
+};
+
+struct mc_timeline_mark {
+	double t;
+	char *label;          /* "action start", "action end", "before", "during", "after" ... */
+};
+
+struct mc_timeline_failure {
+	double t;
+	char *path;           /* on which path, e.g. "sleep@c1 -> http://helloworld.sample:5000/hello" */
+	char *what;           /* what went wrong, e.g. "reset", "503" */
+};
+
+struct mc_timeline {
+	double start_unix;    /* epoch seconds of t = 0 */
+	struct mc_timeline_point *points;
+	size_t n_points;
+	struct mc_timeline_mark *marks;
+	size_t n_marks;
+	struct mc_timeline_failure *failures;
+	size_t n_failures;
+	int64_t failures_dropped; /* failed requests not listed in failures */
+};
+
 struct mc_case {
 	char *name;
 	char *check;          /* the check kind, e.g. "chain" */
@@ -53,6 +88,7 @@ struct mc_case {
 	size_t n_measures;
 	struct mc_evidence *evidence;
 	size_t n_evidence;
+	struct mc_timeline *timeline; /* NULL when the case has none */
 };
 
 struct mc_suite {
@@ -107,5 +143,11 @@ void mc_case_set_expected(struct mc_case *c, const char *text);
 void mc_case_set_seen(struct mc_case *c, const char *text);
 void mc_case_add_measure(struct mc_case *c, const char *name, double value, const char *unit);
 void mc_case_add_evidence(struct mc_case *c, const char *label, const char *path);
+/*
+ * Copies tl (deep: arrays and strings) into the case, replacing any earlier
+ * one; tl NULL removes it. The caller keeps ownership of tl. NULL strings
+ * stay NULL (the reports write them as empty text).
+ */
+void mc_case_set_timeline(struct mc_case *c, const struct mc_timeline *tl);
 
 #endif

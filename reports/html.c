@@ -34,7 +34,18 @@ static const char *const style =
 	"details{margin:6px 0 14px}summary{cursor:pointer}"
 	"dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:10px 0}"
 	"dl.facts dt{color:#5b6575}dl.facts dd{margin:0}"
-	".counts span{margin-right:14px}";
+	".counts span{margin-right:14px}"
+	"svg.tl{display:block;max-width:100%;height:auto;margin:6px 0}"
+	".tl text{font:11px system-ui,sans-serif;fill:#1d2430}"
+	".tl .grid{stroke:#e3e7ee}.tl .axis{stroke:#5b6575}"
+	".tl .hit{fill:transparent}.tl .bar:hover .hit{fill:#eef1f5}"
+	".tl .ok{fill:#8fd3a0}.tl .failed{fill:#a8170f}"
+	".tl .p99{fill:none;stroke:#1d4ed8;stroke-width:1.5;stroke-linecap:round;stroke-linejoin:round}"
+	".tl .p99max{fill:#1d4ed8}.tl .p99lbl{fill:#1d4ed8}"
+	".tl .lblbg{fill:#fff;fill-opacity:.85}"
+	".tl .bar rect{shape-rendering:crispEdges}"
+	".tl .markline{stroke:#1d2430;stroke-width:1.2;stroke-dasharray:5 3}"
+	"p.tlsum{margin:4px 0}";
 
 /* Returns seconds fit for display: negative, NaN and infinite become 0. */
 static double
@@ -174,8 +185,514 @@ put_evidence(struct mc_buf *b, const struct mc_case *c)
 }
 
 /*
+ * The timeline chart: an inline SVG drawn here, no script. Sizes are SVG
+ * user units; the viewBox is TL_W wide and the page scales it down to fit,
+ * so a long timeline gets thinner bars, never a wider page. One bar per
+ * point up to TL_BARS_MAX points; a longer timeline gets one bar per group
+ * of neighbouring points (its mean per second, its totals in the title),
+ * which keeps the page's size bounded whatever the timeline's length.
+ */
+#define TL_W 960.0
+#define TL_PLOT_H 180.0
+#define TL_LEFT 56.0       /* room for the request axis */
+#define TL_RIGHT 64.0      /* room for the p99 axis */
+#define TL_BOTTOM 66.0     /* x tick labels, the axis title and the legend */
+#define TL_ROW 13.0        /* one row of mark labels above the plot */
+#define TL_ROWS 3          /* rows of mark labels at most */
+#define TL_BARS_MAX 600    /* bars at most: about a pixel and a half each at full width */
+#define TL_MARKS_DRAWN 50  /* marks drawn in the chart at most */
+#define TL_LABEL_MAX 40    /* bytes of a mark label drawn in the chart */
+#define TL_LIST_MAX 20     /* marks, failed spans and failures listed under the chart */
+#define TL_TEXT_MAX 300    /* bytes of a path or what in the list */
+#define TL_FAIL_MIN_H 2.0  /* a failed bar is at least this tall, so a single failure shows */
+#define TL_T_LIMIT 1e9     /* times beyond this many seconds either way are drawn at the limit */
+
+/* One bar: a point, or a group of neighbouring points when the timeline is long. */
+struct bar {
+	double t0, t1;              /* the seconds it covers: from t0 to t1 */
+	size_t n;                   /* points in it */
+	int64_t sent, ok, failed;   /* totals over them (counts below zero as zero) */
+	double p99_ms;              /* the highest p99 among them; < 0 when none has one */
+};
+
+/* Where the chart's scales put things. */
+struct chart {
+	double x0, x1; /* seconds at the plot's left and right edges */
+	double top;    /* y of the plot's top edge */
+	double ytop;   /* requests per second at the top */
+	double ptop;   /* p99 ms at the top; 0 when no bar has a p99 */
+};
+
+static double
+clamp_t(double t)
+{
+	return t < -TL_T_LIMIT ? -TL_T_LIMIT : t > TL_T_LIMIT ? TL_T_LIMIT : t;
+}
+
+/* The x of time t. */
+static double
+chart_x(const struct chart *g, double t)
+{
+	return TL_LEFT + (clamp_t(t) - g->x0) * (TL_W - TL_LEFT - TL_RIGHT) / (g->x1 - g->x0);
+}
+
+/* The y of a number of requests per second. */
+static double
+chart_y(const struct chart *g, double v)
+{
+	return g->top + TL_PLOT_H - v * TL_PLOT_H / g->ytop;
+}
+
+/* The y of a p99 in ms, on the secondary scale. */
+static double
+chart_p(const struct chart *g, double ms)
+{
+	return g->top + TL_PLOT_H - ms * TL_PLOT_H / g->ptop;
+}
+
+/* A tick step of 1, 2 or 5 times a power of ten that cuts span into about want parts. */
+static double
+nice_step(double span, int want)
+{
+	double raw, mag, norm;
+
+	if (!isfinite(span) || span <= 0)
+		return 1;
+	raw = span / want;
+	mag = pow(10, floor(log10(raw)));
+	norm = raw / mag;
+	return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
+}
+
+/* Writes a latency in ms with a precision that suits its size: "0.42", "3.1", "250". */
+static void
+fmt_ms(double ms, char *out, size_t outlen)
+{
+	snprintf(out, outlen, ms < 1 ? "%.2f" : ms < 100 ? "%.1f" : "%.0f", ms);
+}
+
+/* The number of characters of UTF-8 text (continuation bytes do not count). */
+static size_t
+text_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		n += (*p & 0xc0) != 0x80;
+	return n;
+}
+
+/* Returns the bars of tl, per points of each (1 unless the timeline is long), their number in *n. */
+static struct bar *
+make_bars(const struct mc_timeline *tl, size_t *n)
+{
+	size_t per = (tl->n_points + TL_BARS_MAX - 1) / TL_BARS_MAX, count = 0;
+	struct bar *bars = mc_xcalloc(tl->n_points / (per > 0 ? per : 1) + 1, sizeof(*bars));
+
+	per = per > 0 ? per : 1;
+	for (size_t i = 0; i < tl->n_points; i += per, count++) {
+		struct bar *r = &bars[count];
+
+		r->t0 = clamp_t(mc_timeline_point_t(tl, i));
+		r->p99_ms = -1;
+		for (size_t j = i; j < i + per && j < tl->n_points; j++) {
+			const struct mc_timeline_point *p = &tl->points[j];
+
+			r->n++;
+			r->t1 = clamp_t(mc_timeline_point_t(tl, j)) + 1;
+			r->sent = mc_timeline_add(r->sent, p->sent);
+			r->ok = mc_timeline_add(r->ok, p->ok);
+			r->failed = mc_timeline_add(r->failed, p->failed);
+			if (mc_timeline_point_has_p99(p) && p->p99_ms > r->p99_ms)
+				r->p99_ms = p->p99_ms;
+		}
+	}
+	*n = count;
+	return bars;
+}
+
+/* A mark label's place above the plot: its row and the span of x it covers. */
+struct mark_slot {
+	char *text; /* the label cut to one short line */
+	double x, from, to;
+	int row;    /* -1 for a mark whose time is not finite: not drawn */
+	bool end;   /* anchored at its end, left of the line (near the right edge) */
+};
+
+/*
+ * Places the labels of the first n marks in rows above the plot: each goes
+ * in the first row where it overlaps no earlier label, or, when every row
+ * is taken there, in the row its index gives. Returns the rows used.
+ */
+static int
+place_marks(const struct chart *g, const struct mc_timeline *tl, struct mark_slot *slots, size_t n)
+{
+	int rows = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct mark_slot *m = &slots[i];
+		double w;
+
+		m->text = mc_report_one_line(tl->marks[i].label, TL_LABEL_MAX);
+		m->row = -1;
+		if (!isfinite(tl->marks[i].t))
+			continue;
+		w = 6.0 * (double)text_chars(m->text) + 2;
+		m->x = chart_x(g, tl->marks[i].t);
+		m->end = m->x + 3 + w > TL_W - 2;
+		m->from = m->end ? m->x - 3 - w : m->x + 3;
+		m->to = m->end ? m->x - 3 : m->x + 3 + w;
+		for (int r = 0; r < TL_ROWS && m->row < 0; r++) {
+			bool taken = false;
+
+			for (size_t j = 0; j < i && !taken; j++)
+				taken = slots[j].row == r && m->from < slots[j].to + 4 && slots[j].from < m->to + 4;
+			if (!taken)
+				m->row = r;
+		}
+		if (m->row < 0)
+			m->row = (int)(i % TL_ROWS);
+		if (m->row + 1 > rows)
+			rows = m->row + 1;
+	}
+	return rows;
+}
+
+/* Appends the grid, the ticks and their labels, the axes and their titles. */
+static void
+put_chart_axes(struct mc_buf *b, const struct chart *g, double start_unix, size_t per)
+{
+	double bottom = g->top + TL_PLOT_H, right = TL_W - TL_RIGHT, step, first;
+	char when[32];
+
+	step = nice_step(g->ytop, 4);
+	for (int k = 0; k <= 10 && k * step <= g->ytop * (1 + 1e-9); k++) {
+		double y = chart_y(g, k * step);
+
+		mc_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+				 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>",
+			      TL_LEFT, y, right, y, TL_LEFT - 5, y + 4, k * step);
+	}
+	if (g->ptop > 0) {
+		step = nice_step(g->ptop, 4);
+		for (int k = 0; k <= 10 && k * step <= g->ptop * (1 + 1e-9); k++)
+			mc_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%g</text>", right + 5, chart_p(g, k * step) + 4,
+				      k * step);
+		mc_buf_printf(b, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", right, g->top,
+			      right, bottom);
+		mc_buf_printf(b, "<text transform=\"translate(%.1f %.1f) rotate(-90)\" text-anchor=\"middle\">"
+				 "p99 latency (ms)</text>",
+			      TL_W - 8, g->top + TL_PLOT_H / 2);
+	}
+	step = nice_step(g->x1 - g->x0, 8);
+	step = step < 1 ? 1 : step;
+	first = ceil(g->x0 / step);
+	for (int k = 0; k <= 40 && (first + k) * step <= g->x1; k++) {
+		double t = (first + k) * step, x = chart_x(g, t);
+
+		mc_buf_printf(b, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+				 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>",
+			      x, bottom, x, bottom + 4, x, bottom + 15, t);
+	}
+	mc_buf_printf(b, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+			 "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+		      TL_LEFT, g->top, TL_LEFT, bottom, TL_LEFT, bottom, right, bottom);
+	mc_time_iso8601(isfinite(start_unix) ? start_unix : 0, when, sizeof(when));
+	mc_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">seconds from %s</text>",
+		      TL_LEFT + (right - TL_LEFT) / 2, bottom + 31, when);
+	mc_buf_printf(b, "<text transform=\"translate(13 %.1f) rotate(-90)\" text-anchor=\"middle\">requests per second",
+		      g->top + TL_PLOT_H / 2);
+	if (per > 1)
+		mc_buf_printf(b, ", mean of %zu s a bar", per);
+	mc_buf_puts(b, "</text>");
+}
+
+/* Appends the legend, in words, so the chart reads the same in black and white. */
+static void
+put_chart_legend(struct mc_buf *b, const struct chart *g, bool p99)
+{
+	double y = g->top + TL_PLOT_H + 50, x = TL_LEFT;
+
+	mc_buf_printf(b, "<rect class=\"ok\" x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\"/>"
+			 "<text x=\"%.1f\" y=\"%.1f\">ok requests</text>",
+		      x, y - 9, x + 14, y);
+	x += 100;
+	mc_buf_printf(b, "<rect class=\"failed\" x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\"/>"
+			 "<text x=\"%.1f\" y=\"%.1f\">failed requests (dark, stacked on top)</text>",
+		      x, y - 9, x + 14, y);
+	x += 250;
+	if (p99) {
+		mc_buf_printf(b, "<path class=\"p99\" d=\"M%.1f %.1fh20\"/>"
+				 "<text x=\"%.1f\" y=\"%.1f\">p99 latency (line, right scale)</text>",
+			      x, y - 4, x + 24, y);
+		x += 210;
+	}
+	mc_buf_printf(b, "<line class=\"markline\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+			 "<text x=\"%.1f\" y=\"%.1f\">marks (dashed, labelled above)</text>",
+		      x + 5, y - 11, x + 5, y + 2, x + 12, y);
+}
+
+/*
+ * Appends the bars: a group each whose title reads, on hover, "t=12s: 40
+ * sent, 2 failed, p99 3.1 ms" (for a group of points, "t=12-14s: ..." with
+ * the totals and the highest p99), with a transparent rect over the whole
+ * column so the title shows anywhere in it, the ok requests from the axis
+ * up and the failed ones stacked on top. A bar with failures always gets
+ * its failed rect, at least TL_FAIL_MIN_H tall.
+ */
+static void
+put_chart_bars(struct mc_buf *b, const struct chart *g, const struct bar *bars, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct bar *r = &bars[i];
+		double x = chart_x(g, r->t0), col = chart_x(g, r->t1) - x, w = col >= 3 ? col - 1 : col;
+		double y_ok = chart_y(g, (double)r->ok / (double)r->n);
+		char t0[48], t1[48], ms[32];
+
+		mc_timeline_fmt_t(r->t0, -1, t0, sizeof(t0));
+		mc_timeline_fmt_t(r->t1 - 1, -1, t1, sizeof(t1));
+		mc_buf_printf(b, "<g class=\"bar\"><title>t=%s%s%ss: %lld sent, %lld failed", t0, r->n > 1 ? "-" : "",
+			      r->n > 1 ? t1 : "", (long long)r->sent, (long long)r->failed);
+		if (r->p99_ms >= 0) {
+			fmt_ms(r->p99_ms, ms, sizeof(ms));
+			mc_buf_printf(b, ", p99 %s ms", ms);
+		}
+		mc_buf_printf(b, "</title><rect class=\"hit\" x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>", x,
+			      g->top, col, TL_PLOT_H);
+		if (r->ok > 0)
+			mc_buf_printf(b, "<rect class=\"ok\" x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>", x, y_ok,
+				      w, g->top + TL_PLOT_H - y_ok);
+		if (r->failed > 0) {
+			double h = (double)r->failed / (double)r->n * TL_PLOT_H / g->ytop;
+
+			h = h < TL_FAIL_MIN_H ? TL_FAIL_MIN_H : h;
+			h = y_ok - h < g->top ? y_ok - g->top : h;
+			h = h < TL_FAIL_MIN_H ? TL_FAIL_MIN_H : h;
+			mc_buf_printf(b, "<rect class=\"failed\" x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>", x,
+				      y_ok - h, w, h);
+		}
+		mc_buf_puts(b, "</g>");
+	}
+}
+
+/*
+ * Appends the p99 line through the middle of each bar that has a p99,
+ * broken where one has none (a lone point shows as a dot, through the
+ * line's round caps), and a dot with a label at its maximum.
+ */
+static void
+put_chart_p99(struct mc_buf *b, const struct chart *g, const struct bar *bars, size_t n)
+{
+	bool any = false;
+	size_t max_i = 0;
+	double max_ms = -1;
+	char ms[32];
+
+	mc_buf_puts(b, "<path class=\"p99\" d=\"");
+	for (size_t i = 0; i < n; i++) {
+		const struct bar *r = &bars[i];
+		bool joined = i > 0 && bars[i - 1].p99_ms >= 0 && fabs(r->t0 - bars[i - 1].t1) < 0.01;
+
+		if (r->p99_ms < 0)
+			continue;
+		mc_buf_printf(b, "%s%c%.1f %.1f", any ? " " : "", joined ? 'L' : 'M', chart_x(g, (r->t0 + r->t1) / 2),
+			      chart_p(g, r->p99_ms));
+		any = true;
+		if (r->p99_ms > max_ms) {
+			max_ms = r->p99_ms;
+			max_i = i;
+		}
+	}
+	mc_buf_puts(b, "\"/>");
+	if (max_ms >= 0) {
+		double x = chart_x(g, (bars[max_i].t0 + bars[max_i].t1) / 2), y = chart_p(g, max_ms), w, lx, ly;
+
+		/* The label on a white ground beside the dot: above it unless that leaves the plot, left of it near the edge. */
+		fmt_ms(max_ms, ms, sizeof(ms));
+		w = 6.0 * (double)(strlen("p99 max  ms") + strlen(ms)) + 4;
+		lx = x + 6 + w > TL_W - TL_RIGHT ? x - 6 - w : x + 6;
+		ly = y - 7 < g->top + 10 ? y + 15 : y - 7;
+		mc_buf_printf(b, "<circle class=\"p99max\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>"
+				 "<rect class=\"lblbg\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"13\"/>"
+				 "<text class=\"p99lbl\" x=\"%.1f\" y=\"%.1f\">p99 max %s ms</text>",
+			      x, y, lx, ly - 10, w, lx + 2, ly, ms);
+	}
+}
+
+/* Appends the marks: a dashed line across the plot with its label above, and a title with its time. */
+static void
+put_chart_marks(struct mc_buf *b, const struct chart *g, const struct mc_timeline *tl, const struct mark_slot *slots,
+		size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct mark_slot *m = &slots[i];
+		double y = 3 + (m->row + 1) * TL_ROW;
+		char ts[48];
+
+		if (m->row < 0)
+			continue;
+		mc_timeline_fmt_t(tl->marks[i].t, 1, ts, sizeof(ts));
+		mc_buf_puts(b, "<g class=\"mark\"><title>");
+		put_esc(b, m->text);
+		mc_buf_printf(b, " at t=%ss</title><line class=\"markline\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+				 "<text x=\"%.1f\" y=\"%.1f\"%s>",
+			      ts, m->x, y + 2, m->x, g->top + TL_PLOT_H, m->end ? m->x - 3 : m->x + 3, y,
+			      m->end ? " text-anchor=\"end\"" : "");
+		put_esc(b, m->text);
+		mc_buf_puts(b, "</text></g>");
+	}
+}
+
+/*
+ * Appends the chart of a timeline (see the comment above TL_W): bars of ok
+ * and failed requests per second on the left scale, p99 as a line on the
+ * right scale with its maximum labelled, the marks as labelled dashed
+ * lines, axes with ticks and titles, and a legend in words.
+ */
+static void
+put_timeline_chart(struct mc_buf *b, const struct mc_timeline *tl)
+{
+	size_t n_bars, n_marks = tl->n_marks < TL_MARKS_DRAWN ? tl->n_marks : TL_MARKS_DRAWN;
+	struct bar *bars = make_bars(tl, &n_bars);
+	struct mark_slot *slots = mc_xcalloc(n_marks + 1, sizeof(*slots));
+	struct chart g = {.x0 = 0, .x1 = 1};
+	double ymax = 1, pmax = 0, step, height;
+	int rows;
+
+	for (size_t i = 0; i < n_bars; i++) {
+		const struct bar *r = &bars[i];
+		double done = (double)r->ok + (double)r->failed;
+		double v = ((double)r->sent > done ? (double)r->sent : done) / (double)r->n;
+
+		g.x0 = r->t0 < g.x0 ? r->t0 : g.x0;
+		g.x1 = r->t1 > g.x1 ? r->t1 : g.x1;
+		ymax = v > ymax ? v : ymax;
+		pmax = r->p99_ms > pmax ? r->p99_ms : pmax;
+	}
+	for (size_t i = 0; i < n_marks; i++) {
+		double t = clamp_t(tl->marks[i].t);
+
+		if (isfinite(t)) {
+			g.x0 = t < g.x0 ? t : g.x0;
+			g.x1 = t > g.x1 ? t : g.x1;
+		}
+	}
+	step = nice_step(ymax, 4);
+	step = step < 1 ? 1 : step;
+	g.ytop = ceil(ymax / step) * step;
+	if (pmax > 0) {
+		step = nice_step(pmax, 4);
+		g.ptop = ceil(pmax / step) * step;
+	}
+	rows = place_marks(&g, tl, slots, n_marks);
+	g.top = 8 + rows * TL_ROW;
+	height = g.top + TL_PLOT_H + TL_BOTTOM;
+	mc_buf_printf(b, "<svg class=\"tl\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+			 "aria-label=\"Requests per second over time; the text below says the same\">"
+			 "<title>Requests per second (ok and failed) and p99 latency over time</title>",
+		      TL_W, height, TL_W, height);
+	put_chart_axes(b, &g, tl->start_unix, n_bars > 0 ? bars[0].n : 1);
+	put_chart_bars(b, &g, bars, n_bars);
+	if (g.ptop > 0)
+		put_chart_p99(b, &g, bars, n_bars);
+	put_chart_marks(b, &g, tl, slots, n_marks);
+	put_chart_legend(b, &g, g.ptop > 0);
+	mc_buf_puts(b, "</svg>\n");
+	for (size_t i = 0; i < n_marks; i++)
+		free(slots[i].text);
+	free(slots);
+	free(bars);
+}
+
+/*
+ * Appends the timeline in words, for a reader without the chart: totals,
+ * the marks, the failed seconds as spans, and the first failures in a
+ * table, each list cut at TL_LIST_MAX with "and N more".
+ */
+static void
+put_timeline_text(struct mc_buf *b, const struct mc_timeline *tl)
+{
+	struct mc_timeline_totals k = mc_timeline_totals(tl);
+	struct mc_failed_span *spans;
+	size_t n_spans, shown;
+	int64_t more;
+	char when[32], num[64];
+
+	mc_time_iso8601(isfinite(tl->start_unix) ? tl->start_unix : 0, when, sizeof(when));
+	mc_buf_printf(b, "<p class=\"tlsum\">%zu s from %s: %lld sent, %lld ok, %lld failed", tl->n_points, when,
+		      (long long)k.sent, (long long)k.ok, (long long)k.failed);
+	if (k.p99_max_ms > 0) {
+		fmt_ms(k.p99_max_ms, num, sizeof(num));
+		mc_buf_printf(b, "; p99 at most %s ms", num);
+	}
+	mc_buf_puts(b, ".</p>");
+	if (tl->n_marks > 0) {
+		mc_buf_puts(b, "<p class=\"tlsum\">Marks: ");
+		for (size_t i = 0; i < tl->n_marks && i < TL_LIST_MAX; i++) {
+			char *label = mc_report_one_line(tl->marks[i].label, TL_TEXT_MAX);
+
+			mc_timeline_fmt_t(tl->marks[i].t, 1, num, sizeof(num));
+			mc_buf_puts(b, i > 0 ? "; " : "");
+			put_esc(b, label);
+			mc_buf_printf(b, " at t=%s s", num);
+			free(label);
+		}
+		if (tl->n_marks > TL_LIST_MAX)
+			mc_buf_printf(b, "; and %zu more", tl->n_marks - TL_LIST_MAX);
+		mc_buf_puts(b, ".</p>");
+	}
+	spans = mc_timeline_failed_spans(tl, &n_spans);
+	if (n_spans == 0) {
+		mc_buf_puts(b, "<p class=\"tlsum\">No second had a failed request.</p>");
+	} else {
+		mc_buf_printf(b, "<p class=\"tlsum\">Failed seconds (%zu): ", k.failed_seconds);
+		for (size_t i = 0; i < n_spans && i < TL_LIST_MAX; i++) {
+			mc_timeline_fmt_span(&spans[i], num, sizeof(num));
+			mc_buf_printf(b, "%s%s", i > 0 ? "; " : "", num);
+		}
+		if (n_spans > TL_LIST_MAX)
+			mc_buf_printf(b, "; and %zu more", n_spans - TL_LIST_MAX);
+		mc_buf_puts(b, ".</p>");
+	}
+	free(spans);
+	shown = tl->n_failures < TL_LIST_MAX ? tl->n_failures : TL_LIST_MAX;
+	if (shown > 0) {
+		mc_buf_puts(b, "<table class=\"tlfail\"><tr><th>t (s)</th><th>Path</th><th>What</th></tr>");
+		for (size_t i = 0; i < shown; i++) {
+			char *path = mc_report_one_line(tl->failures[i].path, TL_TEXT_MAX);
+			char *what = mc_report_one_line(tl->failures[i].what, TL_TEXT_MAX);
+
+			mc_timeline_fmt_t(tl->failures[i].t, 2, num, sizeof(num));
+			mc_buf_printf(b, "<tr><td class=\"num\">%s</td><td><code>", num);
+			put_esc(b, path);
+			mc_buf_puts(b, "</code></td><td>");
+			put_esc(b, what);
+			mc_buf_puts(b, "</td></tr>");
+			free(path);
+			free(what);
+		}
+		mc_buf_puts(b, "</table>");
+	}
+	more = (int64_t)(tl->n_failures - shown) + (tl->failures_dropped > 0 ? tl->failures_dropped : 0);
+	if (more > 0)
+		mc_buf_printf(b, "<p class=\"tlsum muted\">%s%lld more failed request(s) not listed.</p>",
+			      shown > 0 ? "And " : "", (long long)more);
+}
+
+/* Appends a case's timeline: the chart when there are points, then the same in words. */
+static void
+put_timeline(struct mc_buf *b, const struct mc_timeline *tl)
+{
+	mc_buf_puts(b, "<div class=\"timeline\"><div class=\"muted\">Timeline</div>");
+	if (tl->n_points > 0)
+		put_timeline_chart(b, tl);
+	put_timeline_text(b, tl);
+	mc_buf_puts(b, "</div>");
+}
+
+/*
  * Appends the expandable details of case j of suite i (anchor "s<i>c<j>"):
- * reason, expected, seen, measurements and evidence. open expands it, for
+ * reason, expected, seen, timeline, measurements and evidence. open expands it, for
  * failures and errors.
  */
 static void
@@ -201,6 +718,8 @@ put_case_details(struct mc_buf *b, const struct mc_case *c, size_t i, size_t j, 
 		put_esc(b, c->seen);
 		mc_buf_puts(b, "</pre>");
 	}
+	if (c->timeline != NULL)
+		put_timeline(b, c->timeline);
 	if (c->n_measures > 0) {
 		mc_buf_puts(b, "<table><tr><th>Measurement</th><th>Value</th></tr>");
 		for (size_t k = 0; k < c->n_measures; k++) {

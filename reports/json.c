@@ -89,8 +89,63 @@ props_json(const struct mc_property *props, size_t n)
 }
 
 /*
+ * Adds key: v rounded to six decimals (a microsecond for times in seconds),
+ * which drops float noise from sums; NaN and infinities as null.
+ */
+static void
+add_fine(cJSON *o, const char *key, double v)
+{
+	cJSON_AddNumberToObject(o, key, isfinite(v) ? round(v * 1e6) / 1e6 : v);
+}
+
+/*
+ * Returns a new object for a case's timeline: its start as ISO 8601 text,
+ * then points, marks and listed failures, each in the timeline's order, and
+ * how many failures were not listed.
+ */
+static cJSON *
+timeline_json(const struct mc_timeline *tl)
+{
+	cJSON *o = cJSON_CreateObject(), *a;
+
+	add_time(o, "start", isfinite(tl->start_unix) ? tl->start_unix : 0);
+	a = cJSON_AddArrayToObject(o, "points");
+	for (size_t i = 0; i < tl->n_points; i++) {
+		const struct mc_timeline_point *p = &tl->points[i];
+		cJSON *e = cJSON_CreateObject();
+
+		add_fine(e, "t", p->t);
+		cJSON_AddNumberToObject(e, "sent", (double)p->sent);
+		cJSON_AddNumberToObject(e, "ok", (double)p->ok);
+		cJSON_AddNumberToObject(e, "failed", (double)p->failed);
+		add_fine(e, "p99_ms", p->p99_ms);
+		cJSON_AddItemToArray(a, e);
+	}
+	a = cJSON_AddArrayToObject(o, "marks");
+	for (size_t i = 0; i < tl->n_marks; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		add_fine(e, "t", tl->marks[i].t);
+		add_str(e, "label", tl->marks[i].label);
+		cJSON_AddItemToArray(a, e);
+	}
+	a = cJSON_AddArrayToObject(o, "failures");
+	for (size_t i = 0; i < tl->n_failures; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		add_fine(e, "t", tl->failures[i].t);
+		add_str(e, "path", tl->failures[i].path);
+		add_str(e, "what", tl->failures[i].what);
+		cJSON_AddItemToArray(a, e);
+	}
+	cJSON_AddNumberToObject(o, "failures_dropped", (double)tl->failures_dropped);
+	return o;
+}
+
+/*
  * Returns a new object for one case: its outcome, reason, expected and
- * seen text (null when absent), timing, measurements and evidence.
+ * seen text (null when absent), timing, measurements, evidence and, when
+ * the case has one, its timeline.
  */
 static cJSON *
 case_json(const struct mc_case *c)
@@ -122,6 +177,8 @@ case_json(const struct mc_case *c)
 		add_str(e, "path", c->evidence[i].path);
 		cJSON_AddItemToArray(a, e);
 	}
+	if (c->timeline != NULL)
+		cJSON_AddItemToObject(o, "timeline", timeline_json(c->timeline));
 	return o;
 }
 

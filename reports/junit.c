@@ -22,6 +22,14 @@
 #define MESSAGE_MAX 500
 /* The longest other attribute value (names, properties), in bytes before escaping. */
 #define ATTR_MAX 4096
+/* A timeline's summary in a failure body: at most this many failed spans, marks and failures ... */
+#define TL_SPANS_MAX 10
+#define TL_MARKS_MAX 10
+#define TL_FAILURES_MAX 5
+/* ... with a mark's label and a failure's path and what cut to these many bytes. */
+#define TL_LABEL_MAX 80
+#define TL_PATH_MAX 160
+#define TL_WHAT_MAX 120
 
 /* Returns seconds fit for a time attribute: negative, NaN and infinite become 0. */
 static double
@@ -77,10 +85,90 @@ put_property(struct mc_buf *b, const char *name, const char *value)
 	mc_buf_puts(b, "/>\n");
 }
 
+/* Appends s flattened to one line of at most max bytes (plain text, escaped later with the rest). */
+static void
+put_line(struct mc_buf *t, const char *s, size_t max)
+{
+	char *line = mc_report_one_line(s, max);
+
+	mc_buf_puts(t, line);
+	free(line);
+}
+
+/*
+ * Appends a short plain-text summary of a timeline, bounded in length
+ * whatever the timeline holds:
+ *
+ *   timeline: 1200 sent, 37 failed in 30 s from 2025-01-01T10:00:00Z, p99 at most 12.5 ms
+ *   failed seconds: t=12-14s: 37 failed, t=20s: 1 failed
+ *   marks: action start t=10.0s, action end t=14.2s
+ *   first failures:
+ *     t=12.31s sleep@c1 -> http://helloworld.sample:5000/hello: reset
+ *     and 35 more
+ */
+static void
+put_timeline(struct mc_buf *t, const struct mc_timeline *tl)
+{
+	struct mc_timeline_totals k = mc_timeline_totals(tl);
+	struct mc_failed_span *spans;
+	size_t n_spans;
+	int64_t more;
+	char when[32], num[64];
+
+	mc_time_iso8601(isfinite(tl->start_unix) ? tl->start_unix : 0, when, sizeof(when));
+	mc_buf_printf(t, "\ntimeline: %lld sent, %lld failed in %zu s from %s", (long long)k.sent,
+		      (long long)k.failed, tl->n_points, when);
+	if (k.p99_max_ms > 0)
+		mc_buf_printf(t, ", p99 at most %.1f ms", k.p99_max_ms);
+	mc_buf_puts(t, "\n");
+	spans = mc_timeline_failed_spans(tl, &n_spans);
+	if (n_spans > 0) {
+		mc_buf_puts(t, "failed seconds: ");
+		for (size_t i = 0; i < n_spans && i < TL_SPANS_MAX; i++) {
+			mc_timeline_fmt_span(&spans[i], num, sizeof(num));
+			mc_buf_printf(t, "%s%s", i > 0 ? ", " : "", num);
+		}
+		if (n_spans > TL_SPANS_MAX)
+			mc_buf_printf(t, ", and %zu more", n_spans - TL_SPANS_MAX);
+		mc_buf_puts(t, "\n");
+	}
+	free(spans);
+	if (tl->n_marks > 0) {
+		mc_buf_puts(t, "marks: ");
+		for (size_t i = 0; i < tl->n_marks && i < TL_MARKS_MAX; i++) {
+			mc_timeline_fmt_t(tl->marks[i].t, 1, num, sizeof(num));
+			if (i > 0)
+				mc_buf_puts(t, ", ");
+			put_line(t, tl->marks[i].label, TL_LABEL_MAX);
+			mc_buf_printf(t, " t=%ss", num);
+		}
+		if (tl->n_marks > TL_MARKS_MAX)
+			mc_buf_printf(t, ", and %zu more", tl->n_marks - TL_MARKS_MAX);
+		mc_buf_puts(t, "\n");
+	}
+	if (tl->n_failures > 0) {
+		mc_buf_puts(t, "first failures:\n");
+		for (size_t i = 0; i < tl->n_failures && i < TL_FAILURES_MAX; i++) {
+			mc_timeline_fmt_t(tl->failures[i].t, 2, num, sizeof(num));
+			mc_buf_printf(t, "  t=%ss ", num);
+			put_line(t, tl->failures[i].path, TL_PATH_MAX);
+			mc_buf_puts(t, ": ");
+			put_line(t, tl->failures[i].what, TL_WHAT_MAX);
+			mc_buf_puts(t, "\n");
+		}
+	}
+	more = (int64_t)(tl->n_failures > TL_FAILURES_MAX ? tl->n_failures - TL_FAILURES_MAX : 0) +
+	       (tl->failures_dropped > 0 ? tl->failures_dropped : 0);
+	if (more > 0 && tl->n_failures > 0)
+		mc_buf_printf(t, "  and %lld more\n", (long long)more);
+	else if (more > 0)
+		mc_buf_printf(t, "failed requests not listed: %lld\n", (long long)more);
+}
+
 /*
  * Appends the text body of a failure or error: the reason, then what was
- * expected, what was seen and where the evidence is, each part only when
- * the case has it.
+ * expected, what was seen, a summary of the timeline and where the
+ * evidence is, each part only when the case has it.
  */
 static void
 put_details(struct mc_buf *b, const struct mc_case *c)
@@ -93,6 +181,8 @@ put_details(struct mc_buf *b, const struct mc_case *c)
 		mc_buf_printf(&t, "\nexpected:\n%s\n", c->expected);
 	if (c->seen != NULL)
 		mc_buf_printf(&t, "\nseen:\n%s\n", c->seen);
+	if (c->timeline != NULL)
+		put_timeline(&t, c->timeline);
 	if (c->n_evidence > 0) {
 		mc_buf_puts(&t, "\nevidence:\n");
 		for (size_t i = 0; i < c->n_evidence; i++)

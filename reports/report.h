@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -21,6 +22,36 @@
  * JSON's summary, JUnit's testsuites element and the HTML summary all agree.
  */
 struct mc_counts mc_report_counts(const struct mc_run *run);
+
+/* Returns sum + v for counts of a timeline: v below zero counts as zero, and the sum stops at INT64_MAX. */
+int64_t mc_timeline_add(int64_t sum, int64_t v);
+/* Sums over a case's timeline (counts below zero count as zero). */
+struct mc_timeline_totals {
+	int64_t sent, ok, failed;
+	size_t failed_seconds;  /* points with at least one failed request */
+	double p99_max_ms;      /* the highest p99 of a point that has one, else 0 */
+};
+struct mc_timeline_totals mc_timeline_totals(const struct mc_timeline *tl);
+
+/* A run of neighbouring seconds (points one second apart) with failed requests. */
+struct mc_failed_span {
+	double from, to;        /* t of its first and last second */
+	int64_t failed;         /* failed requests in them */
+};
+/* The spans of tl in the order of its points, their number in *n (caller frees; NULL when none). */
+struct mc_failed_span *mc_timeline_failed_spans(const struct mc_timeline *tl, size_t *n);
+/* True when the point has requests that finished and a finite p99 to show. */
+bool mc_timeline_point_has_p99(const struct mc_timeline_point *p);
+/* The t of point i, or i when its t is not finite. */
+double mc_timeline_point_t(const struct mc_timeline *tl, size_t i);
+/*
+ * Writes t (seconds) with decimals digits after the point; with decimals
+ * below zero, "12" for a whole second and "12.5" otherwise. "?" when t is
+ * not finite.
+ */
+void mc_timeline_fmt_t(double t, int decimals, char *out, size_t outlen);
+/* Writes a span as "t=12-14s: 37 failed" (or "t=12s: 3 failed" for one second). */
+void mc_timeline_fmt_span(const struct mc_failed_span *s, char *out, size_t outlen);
 
 /* The JSON serialisation of the model (documented in README.md). Caller frees with cJSON_Delete. */
 cJSON *mc_report_json(const struct mc_run *run);

@@ -530,6 +530,529 @@ START_TEST(missing_directory_is_an_error)
 }
 END_TEST
 
+/*
+ * Timelines. A continuity-style case: 40 requests a second for n seconds,
+ * 37 failed in seconds 12 to 14 and 1 in second 20, the action marked at
+ * 10.0 and 14.2 s, a third mark with a hostile label, and 38 listed
+ * failures (the second one with a hostile path and what) plus 5 dropped.
+ */
+#define TL_START 1767261600.0 /* 2026-01-01T10:00:00Z */
+#define TL_FAILED_AT(i) ((i) == 12 ? 12 : (i) == 13 ? 13 : (i) == 14 ? 12 : (i) == 20 ? 1 : 0)
+#define TL_HOSTILE_PATH "sleep@c1 -> http://x.sample/" HOSTILE
+#define TL_NORMAL_PATH "sleep@c1 -> http://helloworld.sample:5000/hello"
+
+static void
+add_timeline(struct mc_case *c, size_t n, size_t n_failures)
+{
+	struct mc_timeline tl = {.start_unix = TL_START, .n_points = n, .failures_dropped = 5};
+	struct mc_timeline_mark marks[] = {
+		{10.0, "action start"}, {14.2, "action end"}, {16.5, "hostile " HOSTILE}};
+	struct mc_timeline_point *pts = mc_xcalloc(n, sizeof(*pts));
+	struct mc_timeline_failure *f = mc_xcalloc(n_failures, sizeof(*f));
+
+	for (size_t i = 0; i < n; i++) {
+		pts[i].t = (double)i;
+		pts[i].sent = 40;
+		pts[i].failed = TL_FAILED_AT(i);
+		pts[i].ok = 40 - pts[i].failed;
+		pts[i].p99_ms = pts[i].failed > 0 ? 250 : i == 3 ? 3.1 : 2.0 + 0.1 * (double)(i % 5);
+	}
+	for (size_t i = 0; i < n_failures; i++) {
+		f[i].t = 12.31 + 0.05 * (double)i;
+		f[i].path = i == 1 ? TL_HOSTILE_PATH : TL_NORMAL_PATH;
+		f[i].what = i == 1 ? "503 " HOSTILE : "reset";
+	}
+	tl.points = pts;
+	tl.marks = marks;
+	tl.n_marks = 3;
+	tl.failures = f;
+	tl.n_failures = n_failures;
+	mc_case_set_timeline(c, &tl);
+	free(pts);
+	free(f);
+}
+
+/* A run with a failed case and a passing one, both with a timeline of n seconds, and one without. */
+static struct mc_run *
+timeline_run(size_t n, size_t n_failures)
+{
+	struct mc_run *run = mc_run_new("tl", "local");
+	struct mc_suite *s = mc_run_add_suite(run, "continuity", "suites/continuity.json");
+	struct mc_case *c;
+
+	c = mc_suite_add_case(s, "reload", "continuity");
+	mc_case_set(c, MC_RESULT_FAIL, "38 failed requests during the action (at most 0)");
+	mc_case_set_seen(c, "during: 38 failed");
+	add_timeline(c, n, n_failures);
+	c = mc_suite_add_case(s, "steady", "continuity");
+	mc_case_set(c, MC_RESULT_PASS, NULL);
+	add_timeline(c, n, n_failures);
+	c = mc_suite_add_case(s, "plain", "reach");
+	mc_case_set(c, MC_RESULT_PASS, NULL);
+	run->end = run->start + 40;
+	return run;
+}
+
+/* Returns the SVG charts of the page, in order, each as a string (caller frees them and the array). */
+static char **
+svg_charts(const char *html, size_t *n)
+{
+	char **out = NULL;
+
+	*n = 0;
+	for (const char *p = html; (p = strstr(p, "<svg class=\"tl\"")) != NULL;) {
+		const char *end = strstr(p, "</svg>");
+
+		ck_assert_ptr_nonnull(end);
+		out = mc_xrealloc(out, (*n + 1) * sizeof(*out));
+		out[(*n)++] = strndup(p, (size_t)(end + 6 - p));
+		p = end;
+	}
+	return out;
+}
+
+/*
+ * Fails unless the page refers to nothing outside itself: no element or
+ * attribute that fetches, and a URL only ever as text (a failed request's
+ * path), never as an attribute value or in CSS.
+ */
+static void
+expect_self_contained(const char *html)
+{
+	static const char *const banned[] = {" src=", "<link", "@import", "url(", "xlink:href", "<script", "<img",
+					     "<iframe", "<object", "<embed", "<use", "<image", "<foreignObject", NULL};
+
+	for (size_t i = 0; banned[i] != NULL; i++)
+		ck_assert_msg(strstr(html, banned[i]) == NULL, "the page holds %s", banned[i]);
+	for (const char *p = html; (p = strstr(p, "://")) != NULL; p += 3) {
+		const char *s = p;
+
+		while (s > html && ((s[-1] >= 'a' && s[-1] <= 'z') || (s[-1] >= 'A' && s[-1] <= 'Z')))
+			s--;
+		ck_assert_msg(s > html && s[-1] != '"' && s[-1] != '\'' && s[-1] != '(' && s[-1] != '=',
+			      "a URL as a reference: %.60s", s - 1);
+	}
+}
+
+START_TEST(timeline_model_copies_deeply)
+{
+	struct mc_run *run = mc_run_new("m", "local");
+	struct mc_suite *s = mc_run_add_suite(run, "s", NULL);
+	struct mc_case *c = mc_suite_add_case(s, "c", "continuity");
+	char label[] = "action start", path[] = "a -> b", what[] = "reset";
+	struct mc_timeline_point pts[2] = {{0, 10, 9, 1, 2.5}, {1, 10, 10, 0, 1.5}};
+	struct mc_timeline_mark mark = {1.5, label};
+	struct mc_timeline_mark nolabel = {2.5, NULL};
+	struct mc_timeline_failure fail = {0.25, path, what};
+	struct mc_timeline tl = {.start_unix = 100, .points = pts, .n_points = 2, .marks = &mark, .n_marks = 1,
+				 .failures = &fail, .n_failures = 1, .failures_dropped = 7};
+
+	ck_assert_ptr_null(c->timeline);
+	mc_case_set_timeline(c, &tl);
+	/* The case holds its own copy: changing the caller's data changes nothing. */
+	label[0] = 'X';
+	path[0] = 'X';
+	what[0] = 'X';
+	pts[0].sent = 99;
+	ck_assert_ptr_nonnull(c->timeline);
+	ck_assert_ptr_ne(c->timeline, &tl);
+	ck_assert_ptr_ne(c->timeline->points, pts);
+	ck_assert_uint_eq(c->timeline->n_points, 2);
+	ck_assert_int_eq(c->timeline->points[0].sent, 10);
+	ck_assert_int_eq(c->timeline->points[1].ok, 10);
+	ck_assert_str_eq(c->timeline->marks[0].label, "action start");
+	ck_assert_str_eq(c->timeline->failures[0].path, "a -> b");
+	ck_assert_str_eq(c->timeline->failures[0].what, "reset");
+	ck_assert_int_eq(c->timeline->failures_dropped, 7);
+	ck_assert(c->timeline->start_unix == 100);
+	/* Setting again replaces; the case's own timeline may be passed back in. */
+	tl.marks = &nolabel;
+	tl.n_failures = 0;
+	mc_case_set_timeline(c, &tl);
+	ck_assert_ptr_null(c->timeline->marks[0].label);
+	ck_assert_uint_eq(c->timeline->n_failures, 0);
+	ck_assert_ptr_null(c->timeline->failures);
+	mc_case_set_timeline(c, c->timeline);
+	ck_assert_uint_eq(c->timeline->n_points, 2);
+	ck_assert(c->timeline->marks[0].t == 2.5);
+	mc_case_set_timeline(c, NULL);
+	ck_assert_ptr_null(c->timeline);
+	/* An empty timeline is kept, with nothing in it. */
+	mc_case_set_timeline(c, &(struct mc_timeline){.start_unix = 5});
+	ck_assert_ptr_nonnull(c->timeline);
+	ck_assert_uint_eq(c->timeline->n_points + c->timeline->n_marks + c->timeline->n_failures, 0);
+	mc_run_free(run);
+}
+END_TEST
+
+START_TEST(timeline_json_round_trips)
+{
+	struct mc_run *run = timeline_run(30, 38);
+	struct out o = out_new();
+	cJSON *j, *cases, *tl, *a, *e;
+	char *text, *clean, *want;
+
+	write_all(run, &o);
+	text = t_read(o.json);
+	clean = mc_utf8_sanitize(text);
+	ck_assert_str_eq(clean, text);
+	free(clean);
+	free(text);
+	j = read_json(o.json);
+	cases = jget(cJSON_GetArrayItem(jget(j, "suites"), 0), "cases");
+	/* Only cases with a timeline have the key. */
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cases, 2), "timeline"));
+	ck_assert(cJSON_IsObject(jget(cJSON_GetArrayItem(cases, 1), "timeline")));
+	tl = jget(cJSON_GetArrayItem(cases, 0), "timeline");
+	ck_assert_str_eq(jstr(tl, "start"), "2026-01-01T10:00:00Z");
+	ck_assert_int_eq(jnum(tl, "failures_dropped"), 5);
+	a = jget(tl, "points");
+	ck_assert_int_eq(cJSON_GetArraySize(a), 30);
+	for (int i = 0; i < 30; i++) {
+		e = cJSON_GetArrayItem(a, i);
+		ck_assert_int_eq(jnum(e, "t"), i);
+		ck_assert_int_eq(jnum(e, "sent"), 40);
+		ck_assert_int_eq(jnum(e, "failed"), TL_FAILED_AT(i));
+		ck_assert_int_eq(jnum(e, "ok"), 40 - TL_FAILED_AT(i));
+		ck_assert(cJSON_IsNumber(jget(e, "p99_ms")));
+	}
+	ck_assert_double_eq_tol(jget(cJSON_GetArrayItem(a, 3), "p99_ms")->valuedouble, 3.1, 1e-9);
+	a = jget(tl, "marks");
+	ck_assert_int_eq(cJSON_GetArraySize(a), 3);
+	ck_assert_str_eq(jstr(cJSON_GetArrayItem(a, 0), "label"), "action start");
+	ck_assert_double_eq_tol(jget(cJSON_GetArrayItem(a, 1), "t")->valuedouble, 14.2, 1e-9);
+	/* Hostile strings come back exactly, only the bytes that are not UTF-8 as \xNN. */
+	want = mc_utf8_sanitize("hostile " HOSTILE);
+	ck_assert_str_eq(jstr(cJSON_GetArrayItem(a, 2), "label"), want);
+	ck_assert_ptr_nonnull(strstr(want, "hostile " HOSTILE_VALID " \\xFF\\xFE"));
+	free(want);
+	a = jget(tl, "failures");
+	ck_assert_int_eq(cJSON_GetArraySize(a), 38);
+	e = cJSON_GetArrayItem(a, 0);
+	ck_assert_double_eq_tol(jget(e, "t")->valuedouble, 12.31, 1e-9);
+	ck_assert_str_eq(jstr(e, "path"), TL_NORMAL_PATH);
+	ck_assert_str_eq(jstr(e, "what"), "reset");
+	e = cJSON_GetArrayItem(a, 1);
+	want = mc_utf8_sanitize(TL_HOSTILE_PATH);
+	ck_assert_str_eq(jstr(e, "path"), want);
+	free(want);
+	want = mc_utf8_sanitize("503 " HOSTILE);
+	ck_assert_str_eq(jstr(e, "what"), want);
+	free(want);
+	cJSON_Delete(j);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+/* The number of times needle occurs in hay[0..len). */
+static size_t
+count_in(const char *hay, size_t len, const char *needle)
+{
+	size_t n = 0, nl = strlen(needle);
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL && (size_t)(p - hay) + nl <= len; p += nl)
+		n++;
+	return n;
+}
+
+/*
+ * Checks the bars of one chart of timeline_run: one group per point, in
+ * order, titled with its second, each with its ok rect, and a failed rect
+ * exactly in the seconds that had failures.
+ */
+static void
+expect_bars(const char *svg, size_t n)
+{
+	size_t k = 0;
+
+	for (const char *p = svg; (p = strstr(p, "<g class=\"bar\">")) != NULL; k++) {
+		const char *end = strstr(p, "</g>");
+		char *bar, want[64];
+
+		ck_assert_ptr_nonnull(end);
+		bar = strndup(p, (size_t)(end - p));
+		snprintf(want, sizeof(want), "<title>t=%zus: 40 sent, %d failed, p99 ", k, TL_FAILED_AT(k));
+		ck_assert_msg(strstr(bar, want) != NULL, "bar %zu is not titled \"%s\": %s", k, want, bar);
+		ck_assert_msg((strstr(bar, "class=\"failed\"") != NULL) == (TL_FAILED_AT(k) > 0),
+			      "bar %zu: a failed rect %s", k, TL_FAILED_AT(k) > 0 ? "missing" : "where nothing failed");
+		ck_assert_msg(strstr(bar, "class=\"ok\"") != NULL, "bar %zu has no ok rect", k);
+		free(bar);
+		p = end;
+	}
+	ck_assert_uint_eq(k, n);
+}
+
+START_TEST(timeline_html_chart)
+{
+	struct mc_run *run = timeline_run(30, 38);
+	struct out o = out_new();
+	char *html, *file, *v, **svgs;
+	const char *table, *table_end;
+	size_t n;
+
+	write_all(run, &o);
+	html = t_read(o.html);
+	expect_self_contained(html);
+	/* One chart per case with a timeline. */
+	svgs = svg_charts(html, &n);
+	ck_assert_uint_eq(n, 2);
+	file = t_write(o.dir, "chart.svg", svgs[0]);
+	t_xml_wellformed(file);
+	ck_assert_int_eq(t_xpath_num(file, "count(/svg//g[@class='bar'])"), 30);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar']/rect[@class='ok'])"), 30);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar']/rect[@class='failed'])"), 4);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'][rect[@class='failed']]"
+					   "[starts-with(title, 't=12s:') or starts-with(title, 't=13s:') or "
+					   "starts-with(title, 't=14s:') or starts-with(title, 't=20s:')])"), 4);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'][title='t=3s: 40 sent, 0 failed, p99 3.1 ms'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'][title='t=13s: 40 sent, 13 failed, p99 250 ms'])"), 1);
+	expect_bars(svgs[0], 30);
+	/* The marks: a dashed line each, labelled; the hostile label is text. */
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='mark']/line[@class='markline'])"), 3);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='mark'][text='action start'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='mark'][text='action end']"
+					   "[title='action end at t=14.2s'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='mark']/text[starts-with(., "
+					   "'hostile <script>alert(1)</script> & ]]>')])"), 1);
+	ck_assert_ptr_nonnull(strstr(svgs[0], ">hostile &lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; &quot;...</text>"));
+	/* The p99 line on its own scale with its maximum labelled, titled axes with ticks, a legend in words. */
+	ck_assert_int_eq(t_xpath_num(file, "count(//path[@class='p99' and starts-with(@d, 'M') and contains(@d, ' L')])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[.='p99 max 250 ms'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[.='p99 latency (ms)'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[.='requests per second'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[.='seconds from 2026-01-01T10:00:00Z'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[@text-anchor='middle' and .='10'])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[starts-with(., 'failed requests')])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[starts-with(., 'ok requests')])"), 1);
+	v = t_xpath(file, "substring-before(substring-after(/svg/@viewBox, '0 0 '), ' ')");
+	ck_assert_str_eq(v, "960");
+	free(v);
+	free(file);
+	/* The same in words under the chart. */
+	ck_assert_ptr_nonnull(strstr(html, "30 s from 2026-01-01T10:00:00Z: 1200 sent, 1162 ok, 38 failed; "
+					   "p99 at most 250 ms."));
+	ck_assert_ptr_nonnull(strstr(html, "Marks: action start at t=10.0 s; action end at t=14.2 s; "
+					   "hostile &lt;script&gt;"));
+	ck_assert_ptr_nonnull(strstr(html, "Failed seconds (4): t=12-14s: 37 failed; t=20s: 1 failed.</p>"));
+	ck_assert_ptr_nonnull(strstr(html, "<tr><td class=\"num\">12.31</td><td><code>sleep@c1 -&gt; "
+					   "http://helloworld.sample:5000/hello</code></td><td>reset</td></tr>"));
+	ck_assert_ptr_nonnull(strstr(html, "<td><code>sleep@c1 -&gt; http://x.sample/&lt;script&gt;alert(1)"));
+	ck_assert_ptr_nonnull(strstr(html, "<td>503 &lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt;"));
+	ck_assert_ptr_nonnull(strstr(html, "\\xFF\\xFE \\xED\\xA0\\x80 \\xEF\\xBF\\xBF \\xC0\\xAF tail</code>"));
+	/* 20 of the 38 failures listed; the other 18 and the 5 dropped as a count. */
+	table = strstr(html, "<table class=\"tlfail\">");
+	ck_assert_ptr_nonnull(table);
+	table_end = strstr(table, "</table>");
+	ck_assert_ptr_nonnull(table_end);
+	ck_assert_uint_eq(count_in(table, (size_t)(table_end - table), "<tr><td class=\"num\">"), 20);
+	ck_assert_ptr_nonnull(strstr(table_end, "And 23 more failed request(s) not listed."));
+	ck_assert_ptr_null(strstr(html, "<script"));
+	for (size_t i = 0; i < n; i++)
+		free(svgs[i]);
+	free(svgs);
+	free(html);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+START_TEST(timeline_html_long_stays_small)
+{
+	struct mc_run *run = timeline_run(600, 1000);
+	struct out o = out_new();
+	char *html, *file, **svgs;
+	size_t n;
+
+	/* Failures every 7th second from 100 on, on top of timeline_run's. */
+	for (size_t i = 100; i < 600; i += 7) {
+		run->suites[0]->cases[0]->timeline->points[i].failed = 3;
+		run->suites[0]->cases[0]->timeline->points[i].ok = 37;
+	}
+	write_all(run, &o);
+	html = t_read(o.html);
+	expect_self_contained(html);
+	svgs = svg_charts(html, &n);
+	ck_assert_uint_eq(n, 2);
+	/* Two 600-second charts and their text: well under half a megabyte, each chart under 150 kB. */
+	ck_assert_msg(strlen(html) < 400 * 1024, "page of %zu bytes", strlen(html));
+	ck_assert_msg(strlen(svgs[0]) < 150 * 1024, "chart of %zu bytes", strlen(svgs[0]));
+	file = t_write(o.dir, "long.svg", svgs[0]);
+	t_xml_wellformed(file);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'])"), 600);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar']/rect[@class='failed'])"), 4 + 72);
+	ck_assert_int_eq(t_xpath_num(file, "count(//line[@class='axis'])"), 2 + 1 + 7);
+	ck_assert_int_eq(t_xpath_num(file, "count(/svg[@width='960'])"), 1);
+	/* The failed seconds are listed up to 20 spans, then counted. */
+	ck_assert_ptr_nonnull(strstr(html, "Failed seconds (76): t=12-14s: 37 failed; t=20s: 1 failed; t=100s: 3 failed;"));
+	ck_assert_ptr_nonnull(strstr(html, "; and 54 more.</p>"));
+	ck_assert_ptr_nonnull(strstr(html, "And 985 more failed request(s) not listed."));
+	free(file);
+	for (size_t i = 0; i < n; i++)
+		free(svgs[i]);
+	free(svgs);
+	free(html);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+START_TEST(timeline_html_longer_groups_seconds)
+{
+	struct mc_run *run = timeline_run(3000, 10);
+	struct out o = out_new();
+	char *html, *file, **svgs;
+	size_t n;
+
+	write_all(run, &o);
+	html = t_read(o.html);
+	svgs = svg_charts(html, &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_msg(strlen(svgs[0]) < 150 * 1024, "chart of %zu bytes", strlen(svgs[0]));
+	file = t_write(o.dir, "longer.svg", svgs[0]);
+	t_xml_wellformed(file);
+	/* 3000 seconds in bars of 5: 600 bars, the failed ones where the failed seconds fall. */
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'])"), 600);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'][1][starts-with(title, 't=0-4s: 200 sent, 0 failed')])"), 1);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'][rect[@class='failed']])"), 2);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'][rect[@class='failed']]"
+					   "[starts-with(title, 't=10-14s: 200 sent, 37 failed, p99 250 ms') or "
+					   "starts-with(title, 't=20-24s: 200 sent, 1 failed, p99 250 ms')])"), 2);
+	ck_assert_int_eq(t_xpath_num(file, "count(//text[.='requests per second, mean of 5 s a bar'])"), 1);
+	/* The text still lists every failed second. */
+	ck_assert_ptr_nonnull(strstr(html, "Failed seconds (4): t=12-14s: 37 failed; t=20s: 1 failed.</p>"));
+	free(file);
+	for (size_t i = 0; i < n; i++)
+		free(svgs[i]);
+	free(svgs);
+	free(html);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+START_TEST(timeline_junit_failure_text)
+{
+	static const char want[] =
+		"38 failed requests during the action (at most 0)\n\nseen:\nduring: 38 failed\n\n"
+		"timeline: 1200 sent, 38 failed in 30 s from 2026-01-01T10:00:00Z, p99 at most 250.0 ms\n"
+		"failed seconds: t=12-14s: 37 failed, t=20s: 1 failed\n"
+		"marks: action start t=10.0s, action end t=14.2s, hostile <script>alert(1)</script> & ]]> "
+		"\"q\" 'a' \\x01\\x1B[31m\\x7F ";
+	struct mc_run *run = timeline_run(30, 38);
+	struct out o = out_new();
+	char *xml, *v;
+
+	write_all(run, &o);
+	t_xml_wellformed(o.junit);
+	/* The message stays the reason; the body gains the summary after what was seen. */
+	ck_assert_int_eq(t_xpath_num(o.junit, "count(//testcase[@name='reload']/failure"
+					      "[@message='38 failed requests during the action (at most 0)'])"), 1);
+	v = t_xpath(o.junit, "string(//testcase[@name='reload']/failure)");
+	ck_assert_msg(strncmp(v, want, strlen(want)) == 0, "failure text: %s", v);
+	ck_assert_ptr_nonnull(strstr(v, " t=16.5s\nfirst failures:\n"
+					"  t=12.31s sleep@c1 -> http://helloworld.sample:5000/hello: reset\n"
+					"  t=12.36s sleep@c1 -> http://x.sample/<script>alert(1)</script> & ]]> \"q\""));
+	ck_assert_ptr_nonnull(strstr(v, "\n  t=12.51s " TL_NORMAL_PATH ": reset\n  and 38 more\n"));
+	ck_assert_ptr_null(strstr(v, "12.56s"));
+	free(v);
+	/* A passing case with a timeline is unchanged: nothing but its (empty) element. */
+	ck_assert_int_eq(t_xpath_num(o.junit, "count(//testcase[@name='steady']/*)"), 0);
+	xml = t_read(o.junit);
+	ck_assert_ptr_null(strstr(xml, "<script>"));
+	ck_assert_ptr_nonnull(strstr(xml, "hostile &lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; &quot;q&quot;"));
+	ck_assert_ptr_nonnull(strstr(xml, "http://x.sample/&lt;script&gt;"));
+	free(xml);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+START_TEST(timeline_junit_text_is_bounded)
+{
+	struct mc_run *run = timeline_run(600, 1000);
+	struct mc_timeline *tl = run->suites[0]->cases[0]->timeline;
+	struct out o = out_new();
+	char *v, *longer = mc_xcalloc(1, 20001);
+
+	/* Failures in every other second, long hostile paths and labels. */
+	for (size_t i = 0; i < 600; i += 2)
+		tl->points[i].failed = 1;
+	memset(longer, 'x', 20000);
+	memcpy(longer, HOSTILE, strlen(HOSTILE));
+	for (size_t i = 0; i < tl->n_failures; i++) {
+		free(tl->failures[i].path);
+		tl->failures[i].path = mc_xstrdup(longer);
+	}
+	free(tl->marks[2].label);
+	tl->marks[2].label = mc_xstrdup(longer);
+	write_all(run, &o);
+	t_xml_wellformed(o.junit);
+	v = t_xpath(o.junit, "string(//testcase[@name='reload']/failure)");
+	ck_assert_msg(strlen(v) < 2500, "failure text of %zu bytes", strlen(v));
+	/* 300 even seconds, 12 to 14 as one span: 299 spans, 10 listed. */
+	ck_assert_ptr_nonnull(strstr(v, ", and 289 more\n"));
+	ck_assert_ptr_nonnull(strstr(v, "  and 1000 more\n"));
+	free(v);
+	free(longer);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+/* Odd values: NULL strings, times that are not finite, negative counts, marks without points. */
+START_TEST(timeline_odd_values_stay_well_formed)
+{
+	struct mc_run *run = mc_run_new("odd", "local");
+	struct mc_suite *s = mc_run_add_suite(run, "s", NULL);
+	struct mc_case *c = mc_suite_add_case(s, "odd", "continuity");
+	struct mc_timeline_point pts[3] = {{NAN, 5, -1, 2, NAN}, {INFINITY, -3, 0, 0, INFINITY}, {2, 0, 0, 0, 0}};
+	struct mc_timeline_mark marks[2] = {{NAN, NULL}, {-5, "before"}};
+	struct mc_timeline_failure fail = {NAN, NULL, NULL};
+	struct mc_timeline tl = {.start_unix = NAN, .points = pts, .n_points = 3, .marks = marks, .n_marks = 2,
+				 .failures = &fail, .n_failures = 1, .failures_dropped = -4};
+	struct out o = out_new();
+	char *html, *file, **svgs;
+	size_t n;
+	cJSON *j, *t;
+
+	mc_case_set(c, MC_RESULT_FAIL, "odd");
+	mc_case_set_timeline(c, &tl);
+	c = mc_suite_add_case(s, "marks only", "continuity");
+	mc_case_set(c, MC_RESULT_FAIL, "no traffic");
+	tl.n_points = 0;
+	mc_case_set_timeline(c, &tl);
+	write_all(run, &o);
+	t_xml_wellformed(o.junit);
+	ck_assert_int_eq(t_xpath_num(o.junit, "count(//failure[contains(., 'failed seconds: t=0s: 2 failed')])"), 1);
+	html = t_read(o.html);
+	expect_self_contained(html);
+	ck_assert_ptr_null(strstr(html, "nan"));
+	ck_assert_ptr_null(strstr(html, "inf"));
+	svgs = svg_charts(html, &n);
+	ck_assert_uint_eq(n, 1);
+	file = t_write(o.dir, "odd.svg", svgs[0]);
+	t_xml_wellformed(file);
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='bar'])"), 3);
+	/* A mark at a time that is not finite is listed (at t=?) but not drawn. */
+	ck_assert_int_eq(t_xpath_num(file, "count(//g[@class='mark'])"), 1);
+	ck_assert_ptr_nonnull(strstr(html, "Failed seconds (1): t=0s: 2 failed.</p>"));
+	ck_assert_ptr_nonnull(strstr(html, "Marks:  at t=? s; before at t=-5.0 s.</p>"));
+	free(file);
+	free(svgs[0]);
+	free(svgs);
+	free(html);
+	j = read_json(o.json);
+	t = jget(cJSON_GetArrayItem(jget(cJSON_GetArrayItem(jget(j, "suites"), 0), "cases"), 0), "timeline");
+	ck_assert(cJSON_IsNull(jget(cJSON_GetArrayItem(jget(t, "points"), 0), "t")));
+	ck_assert_str_eq(jstr(cJSON_GetArrayItem(jget(t, "marks"), 0), "label"), "");
+	ck_assert_str_eq(jstr(cJSON_GetArrayItem(jget(t, "failures"), 0), "path"), "");
+	cJSON_Delete(j);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -544,6 +1067,14 @@ main(void)
 	tcase_add_test(tc, aborted_before_any_suite);
 	tcase_add_test(tc, empty_run);
 	tcase_add_test(tc, missing_directory_is_an_error);
+	tcase_add_test(tc, timeline_model_copies_deeply);
+	tcase_add_test(tc, timeline_json_round_trips);
+	tcase_add_test(tc, timeline_html_chart);
+	tcase_add_test(tc, timeline_html_long_stays_small);
+	tcase_add_test(tc, timeline_html_longer_groups_seconds);
+	tcase_add_test(tc, timeline_junit_failure_text);
+	tcase_add_test(tc, timeline_junit_text_is_bounded);
+	tcase_add_test(tc, timeline_odd_values_stay_well_formed);
 	suite_add_tcase(s, tc);
 	return t_main(s);
 }
