@@ -13,6 +13,7 @@ const struct mc_check_kind *const mc_check_kinds[] = {
 	&mc_check_policy,
 	&mc_check_distribution,
 	&mc_check_load,
+	&mc_check_continuity,
 	NULL,
 };
 

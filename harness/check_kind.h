@@ -37,6 +37,7 @@ struct mc_check_kind {
 extern const struct mc_check_kind mc_check_chain;
 extern const struct mc_check_kind mc_check_wire;
 extern const struct mc_check_kind mc_check_reach;
+extern const struct mc_check_kind mc_check_continuity;
 extern const struct mc_check_kind mc_check_policy;
 extern const struct mc_check_kind mc_check_distribution;
 extern const struct mc_check_kind mc_check_load;

@@ -83,6 +83,7 @@ struct workload {
 	char *id;                   /* name@cluster */
 	char *spiffe, *chain, *key, *dir;
 	char fp[41];                /* SHA-1 of the leaf, as nginx's $ssl_client_fingerprint */
+	char old_fp[41];            /* the leaf before a CA rotation ("" if none): still known as this caller */
 	struct mc_nginx *sidecar;
 	pid_t app_pid;
 };
@@ -121,6 +122,7 @@ struct gateway {
 	char addr[32];
 	char *id, *spiffe, *chain, *key, *dir;
 	char fp[41];
+	char old_fp[41];
 	struct mc_nginx *ng;
 };
 
@@ -138,6 +140,7 @@ struct mc_mesh {
 	int slot_fd;                /* a bound socket holding the address slot for this run */
 	char *dir;
 	char *root;                 /* mesh root PEM path */
+	int rotations;              /* intermediates rotated so far (folder names) */
 	char *harness_chain, *harness_key;
 	char harness_fp[41];
 	char *cred_root, *cred_chain, *cred_key;          /* MUTUAL gateway server credential */
@@ -852,10 +855,16 @@ static void
 caller_map(struct mc_buf *b, const struct mc_mesh *m)
 {
 	mc_buf_puts(b, "    map $ssl_client_fingerprint $mc_caller {\n        default \"\";\n");
-	for (size_t i = 0; i < m->n_w; i++)
+	for (size_t i = 0; i < m->n_w; i++) {
 		mc_buf_printf(b, "        %s \"%s\";\n", m->w[i].fp, m->w[i].spiffe);
-	for (size_t i = 0; i < m->n_g; i++)
+		if (m->w[i].old_fp[0] != '\0' && strcmp(m->w[i].old_fp, m->w[i].fp) != 0)
+			mc_buf_printf(b, "        %s \"%s\";\n", m->w[i].old_fp, m->w[i].spiffe);
+	}
+	for (size_t i = 0; i < m->n_g; i++) {
 		mc_buf_printf(b, "        %s \"%s\";\n", m->g[i].fp, m->g[i].spiffe);
+		if (m->g[i].old_fp[0] != '\0' && strcmp(m->g[i].old_fp, m->g[i].fp) != 0)
+			mc_buf_printf(b, "        %s \"%s\";\n", m->g[i].old_fp, m->g[i].spiffe);
+	}
 	mc_buf_printf(b, "        %s \"spiffe://%s/ns/meshcheck/sa/harness\";\n    }\n", m->harness_fp, m->td);
 }
 
@@ -906,7 +915,7 @@ sidecar_conf(const struct mc_mesh *m, const struct workload *w, const char *dir)
 	/* outbound: one server block per service declared in this cluster */
 	for (size_t si = 0; si < m->n_s; si++) {
 		const struct service *s = &m->s[si];
-		char tag[16];
+		char tag[48];
 		int nt, np;
 
 		if (!s->declared[w->ci])
@@ -1052,7 +1061,7 @@ ingress_listener(struct mc_buf *b, const struct mc_mesh *m, const struct gateway
 		for (size_t q = r; q < l->n_routes; q++) {
 			const struct route *o = &l->routes[q];
 			bool same = o->n_hosts == rt->n_hosts;
-			char tag[32];
+			char tag[48];
 			int nt, np;
 
 			for (size_t h = 0; same && h < rt->n_hosts; h++)
@@ -1095,7 +1104,7 @@ ingress_conf(const struct mc_mesh *m, const struct gateway *g, const char *dir)
 	/* The upstreams every route may use, as seen from the gateway's cluster. */
 	for (size_t li = 0; li < g->n_l; li++)
 		for (size_t r = 0; r < g->l[li].n_routes; r++) {
-			char tag[32];
+			char tag[48];
 			int nt, np;
 
 			snprintf(tag, sizeof(tag), "l%zur%zu", li, r);
@@ -1662,6 +1671,215 @@ mc_mesh_logs(struct mc_mesh *m, const char *dir)
 			free(name);
 		}
 	}
+}
+
+/* ---- actions (continuity checks) ------------------------------------------ */
+
+/* Asks an nginx to reload (re-read its configuration, replace its workers gracefully) and gives it time to. */
+static int
+nginx_reload(struct mc_nginx *ng, const char *what, char *err, size_t errlen)
+{
+	struct timespec ts = {0, 300 * 1000 * 1000};
+
+	if (ng == NULL || ng->pid <= 0 || kill(ng->pid, SIGHUP) < 0)
+		return mc_err(err, errlen, ESRCH, "%s: its proxy is not running", what);
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+/* Rewrites a proxy's configuration (its nginx.conf) from the model, as up wrote it. */
+static int
+rewrite_conf(const struct mc_mesh *m, const struct workload *w, const struct gateway *g, char *err, size_t errlen)
+{
+	struct mc_nginx *ng = w != NULL ? w->sidecar : g->ng;
+	char *text, *tmp;
+	int rc;
+
+	if (ng == NULL)
+		return 0;
+	text = w != NULL ? sidecar_conf(m, w, ng->dir) : g->eastwest ? eastwest_conf(m, g, ng->dir)
+								   : ingress_conf(m, g, ng->dir);
+	tmp = mc_xasprintf("%s.new", ng->conf);
+	rc = mc_file_write(tmp, text, strlen(text), 0600, err, errlen);
+	if (rc == 0 && rename(tmp, ng->conf) < 0)
+		rc = mc_err(err, errlen, errno, "%s: %s", ng->conf, strerror(errno));
+	free(tmp);
+	free(text);
+	return rc;
+}
+
+/* Every proxy gets its configuration rewritten, then all re-read it at once (each gracefully). */
+static int
+rewrite_and_reload_all(const struct mc_mesh *m, char *err, size_t errlen)
+{
+	struct timespec ts = {0, 500 * 1000 * 1000};
+	int rc = 0;
+
+	for (size_t i = 0; i < m->n_w && rc == 0; i++)
+		if (m->w[i].sidecar != NULL)
+			rc = rewrite_conf(m, &m->w[i], NULL, err, errlen);
+	for (size_t i = 0; i < m->n_g && rc == 0; i++)
+		rc = rewrite_conf(m, NULL, &m->g[i], err, errlen);
+	for (size_t i = 0; i < m->n_w && rc == 0; i++)
+		if (m->w[i].sidecar != NULL && m->w[i].sidecar->pid > 0 && kill(m->w[i].sidecar->pid, SIGHUP) < 0)
+			rc = mc_err(err, errlen, ESRCH, "%s: its proxy is not running", m->w[i].id);
+	for (size_t i = 0; i < m->n_g && rc == 0; i++)
+		if (m->g[i].ng != NULL && m->g[i].ng->pid > 0 && kill(m->g[i].ng->pid, SIGHUP) < 0)
+			rc = mc_err(err, errlen, ESRCH, "%s: its proxy is not running", m->g[i].id);
+	if (rc == 0)
+		nanosleep(&ts, NULL);
+	return rc;
+}
+
+/*
+ * Rotates cluster ci's intermediate CA under the same root and re-issues
+ * the certificates of its workloads and gateways while traffic flows:
+ * first every proxy learns the new certificates' fingerprints (callers keep
+ * their identity whichever certificate they present), then the proxies of
+ * the cluster switch to the new certificates. Each step is a graceful
+ * reload: connections in flight finish on the old workers.
+ */
+static int
+rotate_ca(struct mc_mesh *m, int ci, char *err, size_t errlen)
+{
+	char *pki = mc_xstrdup(m->root), *slash = strrchr(pki, '/'), *ca_dir;
+	struct mc_ca_options o = {.trust_domain = m->td, .key = MC_KEY_EC256};
+	char *chains[MAX_WORKLOADS + MAX_GATEWAYS], *keys[MAX_WORKLOADS + MAX_GATEWAYS];
+	char fps[MAX_WORKLOADS + MAX_GATEWAYS][41];
+	size_t n = m->n_w + m->n_g;
+	int rc;
+
+	if (slash != NULL)
+		*slash = '\0';
+	m->rotations++;
+	ca_dir = mc_xasprintf("%s/%s-r%d", pki, m->clusters[ci], m->rotations);
+	memset(chains, 0, sizeof(chains));
+	memset(keys, 0, sizeof(keys));
+	rc = mc_pki_add_intermediate(pki, m->clusters[ci], ca_dir, &o, err, errlen);
+	/* New certificates for the cluster's proxies, beside the old ones. */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct workload *w = i < m->n_w ? &m->w[i] : NULL;
+		struct gateway *g = i < m->n_w ? NULL : &m->g[i - m->n_w];
+		char *dir;
+
+		if ((w != NULL ? w->ci : g->ci) != ci)
+			continue;
+		dir = mc_xasprintf("%s-r%d", w != NULL ? w->dir : g->dir, m->rotations);
+		rc = issue(ca_dir, w != NULL ? w->spiffe : g->spiffe, NULL, 0, dir, &chains[i], &keys[i], fps[i], err,
+			   errlen);
+		free(dir);
+	}
+	/* Step 1: every proxy knows both fingerprints of each rotated proxy. */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *fp = i < m->n_w ? m->w[i].fp : m->g[i - m->n_w].fp;
+		char *old = i < m->n_w ? m->w[i].old_fp : m->g[i - m->n_w].old_fp;
+
+		if (chains[i] == NULL)
+			continue;
+		memcpy(old, fp, 41);
+		memcpy(fp, fps[i], 41);
+	}
+	if (rc == 0)
+		rc = rewrite_and_reload_all(m, err, errlen);
+	/* Step 2: the rotated proxies present their new certificates. */
+	for (size_t i = 0; i < n; i++) {
+		char **chain = i < m->n_w ? &m->w[i].chain : &m->g[i - m->n_w].chain;
+		char **key = i < m->n_w ? &m->w[i].key : &m->g[i - m->n_w].key;
+
+		if (chains[i] == NULL)
+			continue;
+		if (rc == 0) {
+			free(*chain);
+			free(*key);
+			*chain = chains[i];
+			*key = keys[i];
+		} else {
+			free(chains[i]);
+			free(keys[i]);
+		}
+	}
+	if (rc == 0)
+		rc = rewrite_and_reload_all(m, err, errlen);
+	free(ca_dir);
+	free(pki);
+	return rc;
+}
+
+/* The workload named id ("name@cluster"), or NULL. */
+static struct workload *
+workload_by_id(struct mc_mesh *m, const char *id)
+{
+	for (size_t i = 0; i < m->n_w; i++)
+		if (strcmp(m->w[i].id, id) == 0)
+			return &m->w[i];
+	return NULL;
+}
+
+int
+mc_mesh_action(struct mc_mesh *m, const char *action, const char *target, char *err, size_t errlen)
+{
+	struct workload *w;
+	int rc = 0, n = 0;
+
+	if (target == NULL)
+		target = "";
+	if (strcmp(action, "reload_gateway") == 0) {
+		for (size_t i = 0; i < m->n_g && rc == 0; i++)
+			if (strcmp(target, "all") == 0 || strcmp(m->g[i].id, target) == 0) {
+				rc = nginx_reload(m->g[i].ng, m->g[i].id, err, errlen);
+				n++;
+			}
+		if (rc == 0 && n == 0)
+			rc = mc_err(err, errlen, ENOENT, "reload_gateway: no gateway \"%s\" (ingress@C, eastwest@C or all)",
+				    target);
+		return rc;
+	}
+	if (strcmp(action, "restart_sidecars") == 0) {
+		/* One after the other, as a rolling restart goes: every worker of each proxy is replaced. */
+		for (size_t i = 0; i < m->n_w && rc == 0; i++) {
+			w = &m->w[i];
+			if (w->sidecar == NULL ||
+			    !(strcmp(target, "all") == 0 || strcmp(w->id, target) == 0 ||
+			      (w->service != NULL && strncmp(target, w->service, strlen(w->service)) == 0 &&
+			       target[strlen(w->service)] == '.' && strcmp(target + strlen(w->service) + 1, w->ns) == 0)))
+				continue;
+			rc = nginx_reload(w->sidecar, w->id, err, errlen);
+			n++;
+		}
+		if (rc == 0 && n == 0)
+			rc = mc_err(err, errlen, ENOENT,
+				    "restart_sidecars: no workload \"%s\" (W@C, a service as svc.ns, or all)", target);
+		return rc;
+	}
+	if (strcmp(action, "restart_app") == 0 || strcmp(action, "kill_app") == 0) {
+		if ((w = workload_by_id(m, target)) == NULL || w->app == NULL || w->app_pid <= 0)
+			return mc_err(err, errlen, ENOENT, "%s: no running app \"%s\" (W@C)", action, target);
+		if (strcmp(action, "kill_app") == 0) {
+			/* Ungraceful: requests in flight and every later one fail. */
+			kill(-w->app_pid, SIGKILL);
+			waitpid(w->app_pid, NULL, 0);
+			w->app_pid = -1;
+			return 0;
+		}
+		stop_pid(w->app_pid);
+		w->app_pid = -1;
+		if ((rc = start_app(m, w, fixture_binary(), err, errlen)) < 0)
+			return rc;
+		for (int i = 0; i < 500 && !mc_tcp_port_open(w->addr, APP_PORT); i++) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+
+			nanosleep(&ts, NULL);
+		}
+		return 0;
+	}
+	if (strcmp(action, "rotate_ca") == 0) {
+		for (size_t c = 0; c < m->n_clusters; c++)
+			if (strcmp(m->clusters[c], target) == 0)
+				return rotate_ca(m, (int)c, err, errlen);
+		return mc_err(err, errlen, ENOENT, "rotate_ca: no cluster \"%s\"", target);
+	}
+	return mc_err(err, errlen, EINVAL,
+		      "unknown action \"%s\" (reload_gateway, restart_sidecars, restart_app, kill_app, rotate_ca)", action);
 }
 
 void

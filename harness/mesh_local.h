@@ -61,6 +61,18 @@ void mc_mesh_describe(struct mc_mesh *m, FILE *out);
 /* Copies every sidecar's, gateway's and app's logs into dir (evidence). */
 void mc_mesh_logs(struct mc_mesh *m, const char *dir);
 
+/*
+ * Acts on the running mesh while traffic flows (continuity checks):
+ *   reload_gateway   "ingress@C" | "eastwest@C" | "all": a graceful reload
+ *   restart_sidecars "W@C" | "svc.ns" | "all": one proxy after the other,
+ *                    each replacing all its workers gracefully (nginx reload)
+ *   restart_app      "W@C": the app is stopped (SIGTERM) and started again
+ *   kill_app         "W@C": the app is killed (SIGKILL) and stays down
+ *   rotate_ca        "C": a new intermediate for cluster C under the same
+ *                    root, new certificates for its proxies, all proxies
+ *                    reloaded so that no caller loses its identity
+ */
+int mc_mesh_action(struct mc_mesh *m, const char *action, const char *target, char *err, size_t errlen);
 /* Stops every process by PID, frees. NULL does nothing. */
 void mc_mesh_down(struct mc_mesh *m);
 

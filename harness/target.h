@@ -78,6 +78,12 @@ struct mc_target_ops {
 	/* Stops it and feeds what was captured to w; *pcap is the evidence file (caller frees). */
 	int (*capture_stop)(struct mc_target *t, void *handle, struct mc_wire *w, char **pcap, char *err,
 			    size_t errlen);
+	/*
+	 * Optional: a built-in action on what the target runs, while traffic
+	 * flows (continuity checks): "reload_gateway", "restart_sidecars",
+	 * "restart_app", "kill_app", "rotate_ca" on the local target.
+	 */
+	int (*action)(struct mc_target *t, const char *name, const char *target, char *err, size_t errlen);
 	/* Optional: called around each case (mesh config the case names). */
 	int (*case_begin)(struct mc_target *t, const struct mc_case_def *cd, char *err, size_t errlen);
 	void (*case_end)(struct mc_target *t, const struct mc_case_def *cd);

@@ -645,6 +645,16 @@ local_free_priv(struct mc_target *t)
 	t->priv = NULL;
 }
 
+static int
+local_action(struct mc_target *t, const char *name, const char *target, char *err, size_t errlen)
+{
+	struct local_state *st = t->priv;
+
+	if (st == NULL || st->mesh == NULL)
+		return mc_err(err, errlen, ENOTSUP, "actions need a suite with a mesh topology (\"mesh\": {\"topology\": ...})");
+	return mc_mesh_action(st->mesh, name, target, err, errlen);
+}
+
 const struct mc_target_ops mc_target_local = {
 	.name = "local",
 	.summary = "a mesh on this machine: PKI from the PKI engine, nginx TLS servers on 127.(10+C).1.N",
@@ -656,4 +666,5 @@ const struct mc_target_ops mc_target_local = {
 	.logs = local_logs,
 	.down = local_down,
 	.free_priv = local_free_priv,
+	.action = local_action,
 };

@@ -34,7 +34,7 @@
 
 static const char *bin;
 
-static const char *const default_suites[] = {"multicluster", "security", "policy", "bookinfo", "load"};
+static const char *const default_suites[] = {"multicluster", "security", "policy", "bookinfo", "load", "continuity"};
 
 #define N_DEFAULT (sizeof(default_suites) / sizeof(default_suites[0]))
 
@@ -566,7 +566,7 @@ assert_default_report(cJSON *j, const char *out, bool can_capture, size_t n, con
 	ck_assert_int_eq(cJSON_GetObjectItem(j, "exit_code")->valueint, 0);
 }
 
-/* The five default suites pass against the local mesh, and the run leaves nothing behind. */
+/* The default suites pass against the local mesh, and the run leaves nothing behind. */
 START_TEST(default_suites_pass)
 {
 	struct ws w;
@@ -604,6 +604,91 @@ START_TEST(default_suites_pass)
 	free(out);
 	for (size_t i = 0; i < N_DEFAULT; i++)
 		free(paths[i]);
+	ws_free(&w);
+}
+END_TEST
+
+/*
+ * Continuity with command actions: a command that succeeds while traffic
+ * flows passes with its timeline in the report (the action's start and end
+ * marked, about a second apart); a command that fails makes the case an
+ * error; restarting echoserver's app loses requests, each listed with its
+ * time inside the action's window.
+ */
+START_TEST(continuity_actions_and_timeline)
+{
+	static const char *const suite =
+		"{\"name\": \"cont\", \"mesh\": {\"topology\": \"default\"}, \"cases\": [\n"
+		" {\"name\": \"a command under traffic\", \"check\": \"continuity\",\n"
+		"  \"input\": {\"paths\": [{\"from\": \"sleep@c1\", \"url\": \"http://helloworld.sample:5000/hello\"}],\n"
+		"             \"rate\": 50, \"before\": \"1s\", \"after\": \"1s\", \"action\": {\"command\": [\"sleep\", \"1\"]}},\n"
+		"  \"expect\": {\"max_failed\": 0, \"rate_tolerance\": 0.01}},\n"
+		" {\"name\": \"a failing command\", \"check\": \"continuity\",\n"
+		"  \"input\": {\"paths\": [{\"server\": \"ingress@c1:http\", \"path\": \"/\"}],\n"
+		"             \"rate\": 20, \"before\": \"1s\", \"after\": \"1s\", \"action\": {\"command\": [\"false\"]}},\n"
+		"  \"expect\": {\"max_failed\": 0}},\n"
+		" {\"name\": \"echoserver restarted\", \"check\": \"continuity\",\n"
+		"  \"input\": {\"paths\": [{\"from\": \"sleep@c1\", \"url\": \"http://echoserver.default:8080/\"}],\n"
+		"             \"rate\": 100, \"before\": \"1s\", \"after\": \"1s\", \"action\": {\"local\": \"restart_app\", \"target\": \"echoserver@c1\"}},\n"
+		"  \"expect\": {\"max_failed\": 0}}\n"
+		"]}\n";
+	struct ws w;
+	char *path, *out = NULL;
+	const char *why = NULL;
+	cJSON *j, *c, *tl, *x;
+	double a_start = -1, a_end = -1;
+	int rc;
+
+	ws_init(&w);
+	path = t_write(w.tmp, "cont.json", suite);
+	{
+		char *args[] = {(char *)bin, "run", "--suite", path, "--out", w.out_dir, NULL};
+
+		rc = t_run(args, &out);
+	}
+	ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
+	j = read_json(w.json);
+	ck_assert_msg(strcmp(case_status(j, "cont", "a command under traffic", &why), "pass") == 0, "%s\n%s", why, out);
+	ck_assert_str_eq(case_status(j, "cont", "a failing command", &why), "error");
+	ck_assert_msg(contains(why, "exited with status 1"), "%s", why);
+	ck_assert_str_eq(case_status(j, "cont", "echoserver restarted", &why), "fail");
+	/* The passing case's timeline: seconds of traffic and the two marks, about a second apart. */
+	c = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "suites"), 0), "cases"), 0);
+	tl = cJSON_GetObjectItem(c, "timeline");
+	ck_assert_ptr_nonnull(tl);
+	ck_assert_int_ge(cJSON_GetArraySize(cJSON_GetObjectItem(tl, "points")), 3);
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(tl, "marks")) {
+		const char *label = cJSON_GetObjectItem(x, "label")->valuestring;
+
+		if (strcmp(label, "action start") == 0)
+			a_start = cJSON_GetObjectItem(x, "t")->valuedouble;
+		else if (strcmp(label, "action end") == 0)
+			a_end = cJSON_GetObjectItem(x, "t")->valuedouble;
+	}
+	ck_assert_msg(a_start > 0.9 && a_start < 1.3 && a_end - a_start > 0.9 && a_end - a_start < 1.5,
+		      "marks at %.2f and %.2f", a_start, a_end);
+	/* The restart's failures: each listed, each inside the action's window (plus the time answers take). */
+	c = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "suites"), 0), "cases"), 2);
+	tl = cJSON_GetObjectItem(c, "timeline");
+	a_start = a_end = -1;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(tl, "marks")) {
+		const char *label = cJSON_GetObjectItem(x, "label")->valuestring;
+
+		if (strcmp(label, "action start") == 0)
+			a_start = cJSON_GetObjectItem(x, "t")->valuedouble;
+		else if (strcmp(label, "action end") == 0)
+			a_end = cJSON_GetObjectItem(x, "t")->valuedouble;
+	}
+	ck_assert_int_ge(cJSON_GetArraySize(cJSON_GetObjectItem(tl, "failures")), 1);
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(tl, "failures")) {
+		double t = cJSON_GetObjectItem(x, "t")->valuedouble;
+
+		ck_assert_msg(t >= a_start - 0.1 && t <= a_end + 0.1, "a failure at %.2f s, outside the action (%.2f-%.2f)",
+			      t, a_start, a_end);
+	}
+	cJSON_Delete(j);
+	free(out);
+	free(path);
 	ws_free(&w);
 }
 END_TEST
@@ -937,6 +1022,7 @@ main(void)
 	tcase_add_test(tc, default_suites_pass);
 	tcase_add_test(tc, unprivileged_wire_cases_skip);
 	tcase_add_test(tc, broken_mesh_fails_the_right_cases);
+	tcase_add_test(tc, continuity_actions_and_timeline);
 	tcase_add_test(tc, sigint_mid_suite_leaves_nothing);
 	tcase_add_test(tc, sigterm_mid_suite_leaves_nothing);
 	tcase_add_test(tc, sigterm_during_setup_leaves_nothing);
