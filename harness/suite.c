@@ -288,12 +288,140 @@ validate_case(struct mc_suite_def *def, const cJSON *c, size_t index, char *err,
 	return cd->kind->validate(input, expect, where, err, errlen);
 }
 
+/*
+ * A policy matrix (see suite.h) becomes one `policy` case per cell, named
+ * "SOURCE -> DESTINATION", whose only row is the cell: the source's and
+ * the destination's request fields merged, and the expected outcome. The
+ * cases are added to the document as "cases", so they are validated and
+ * reported like any other.
+ */
+static int
+expand_matrix(cJSON *doc, const char *name, char *err, size_t errlen)
+{
+	static const char *const matrix_fields[] = {"mesh_config", "sources", "destinations", "cells", NULL};
+	static const char *const cell_fields[] = {"source", "destination", "expect", "body", "group", "tags", NULL};
+	const cJSON *m = get(doc, "matrix"), *sources, *dests, *cells, *cell, *x;
+	cJSON *cases;
+	char where[512];
+	size_t i = 0;
+	int rc;
+
+	snprintf(where, sizeof(where), "%s: matrix", name);
+	if ((rc = expect_object(m, where, "", err, errlen)) < 0 || (rc = mc_fields_known(m, matrix_fields, where, err, errlen)) < 0)
+		return rc;
+	sources = get(m, "sources");
+	dests = get(m, "destinations");
+	cells = get(m, "cells");
+	if (!cJSON_IsObject(sources) || cJSON_GetArraySize(sources) == 0)
+		return mc_err(err, errlen, EINVAL, "%s.sources: expected an object of name: request fields", where);
+	if (!cJSON_IsObject(dests) || cJSON_GetArraySize(dests) == 0)
+		return mc_err(err, errlen, EINVAL, "%s.destinations: expected an object of name: request fields", where);
+	cJSON_ArrayForEach(x, sources)
+		if (!cJSON_IsObject(x) || strstr(x->string, " -> ") != NULL || x->string[0] == '\0')
+			return mc_err(err, errlen, EINVAL, "%s.sources.%s: expected an object (request fields), named without \" -> \"",
+				      where, x->string);
+	cJSON_ArrayForEach(x, dests)
+		if (!cJSON_IsObject(x) || strstr(x->string, " -> ") != NULL || x->string[0] == '\0')
+			return mc_err(err, errlen, EINVAL,
+				      "%s.destinations.%s: expected an object (request fields), named without \" -> \"", where,
+				      x->string);
+	if (!cJSON_IsArray(cells) || cJSON_GetArraySize(cells) == 0)
+		return mc_err(err, errlen, EINVAL, "%s.cells: expected a non-empty array of {\"source\", \"destination\", \"expect\"}",
+			      where);
+	cases = cJSON_CreateArray();
+	cJSON_ArrayForEach(cell, cells) {
+		char cw[600];
+		const char *src = NULL, *dst = NULL, *group = NULL;
+		const cJSON *s, *d, *tags = NULL;
+		cJSON *c, *in, *defaults, *rows, *row;
+
+		snprintf(cw, sizeof(cw), "%s.cells[%zu]", where, i++);
+		if ((rc = expect_object(cell, cw, "", err, errlen)) < 0 ||
+		    (rc = mc_fields_known(cell, cell_fields, cw, err, errlen)) < 0 ||
+		    (rc = mc_field_string(cell, "source", 1, cw, &src, err, errlen)) < 0 ||
+		    (rc = mc_field_string(cell, "destination", 1, cw, &dst, err, errlen)) < 0 ||
+		    (rc = mc_field_string(cell, "group", 0, cw, &group, err, errlen)) < 0 ||
+		    (rc = mc_field_strings(cell, "tags", 0, cw, &tags, err, errlen)) < 0)
+			goto fail;
+		if ((s = cJSON_GetObjectItemCaseSensitive(sources, src)) == NULL) {
+			rc = mc_err(err, errlen, EINVAL, "%s.source: \"%s\" is not one of matrix.sources", cw, src);
+			goto fail;
+		}
+		if ((d = cJSON_GetObjectItemCaseSensitive(dests, dst)) == NULL) {
+			rc = mc_err(err, errlen, EINVAL, "%s.destination: \"%s\" is not one of matrix.destinations", cw, dst);
+			goto fail;
+		}
+		if (get(cell, "expect") == NULL) {
+			rc = mc_err(err, errlen, EINVAL, "%s: missing required field \"expect\" (a status or refused, reset, tls ...)",
+				    cw);
+			goto fail;
+		}
+		/* The request: the destination's fields, then the source's (who sends it, with what identity). */
+		defaults = cJSON_Duplicate(d, 1);
+		cJSON_ArrayForEach(x, s) {
+			if (cJSON_GetObjectItemCaseSensitive(defaults, x->string) != NULL) {
+				cJSON_Delete(defaults);
+				rc = mc_err(err, errlen, EINVAL, "%s: source \"%s\" and destination \"%s\" both set \"%s\"", cw,
+					    src, dst, x->string);
+				goto fail;
+			}
+			cJSON_AddItemToObject(defaults, x->string, cJSON_Duplicate(x, 1));
+		}
+		/* A source in the mesh calls a URL; its "server" form would send from outside. */
+		if (cJSON_GetObjectItemCaseSensitive(defaults, "from") != NULL &&
+		    cJSON_GetObjectItemCaseSensitive(defaults, "server") != NULL) {
+			cJSON_Delete(defaults);
+			rc = mc_err(err, errlen, EINVAL,
+				    "%s: source \"%s\" calls from inside the mesh (\"from\"), so destination \"%s\" needs a \"url\", "
+				    "not a \"server\"",
+				    cw, src, dst);
+			goto fail;
+		}
+		c = cJSON_CreateObject();
+		{
+			char *cname = mc_xasprintf("%s -> %s", src, dst);
+
+			cJSON_AddStringToObject(c, "name", cname);
+			free(cname);
+		}
+		if (group != NULL || tags != NULL) {
+			struct mc_buf b;
+
+			mc_buf_init(&b, 4096);
+			if (group != NULL)
+				mc_buf_printf(&b, "group: %s", group);
+			cJSON_ArrayForEach(x, tags) mc_buf_printf(&b, "%s%s", x == tags->child ? (b.len > 0 ? "; tags: " : "tags: ") : ", ",
+								  x->valuestring);
+			cJSON_AddStringToObject(c, "description", b.data);
+			mc_buf_free(&b);
+		}
+		cJSON_AddStringToObject(c, "check", "policy");
+		if (get(m, "mesh_config") != NULL)
+			cJSON_AddItemToObject(c, "mesh_config", cJSON_Duplicate(get(m, "mesh_config"), 1));
+		in = cJSON_AddObjectToObject(c, "input");
+		cJSON_AddItemToObject(in, "defaults", defaults);
+		rows = cJSON_AddArrayToObject(in, "rows");
+		row = cJSON_CreateObject();
+		cJSON_AddStringToObject(row, "name", dst);
+		cJSON_AddItemToObject(row, "expect", cJSON_Duplicate(get(cell, "expect"), 1));
+		if (get(cell, "body") != NULL)
+			cJSON_AddItemToObject(row, "body", cJSON_Duplicate(get(cell, "body"), 1));
+		cJSON_AddItemToArray(rows, row);
+		cJSON_AddItemToArray(cases, c);
+	}
+	cJSON_AddItemToObject(doc, "cases", cases);
+	return 0;
+fail:
+	cJSON_Delete(cases);
+	return rc;
+}
+
 int
 mc_suite_parse(const char *text, size_t len, const char *name, struct mc_suite_def **out,
 	       char *err, size_t errlen)
 {
 	static const char *const top_fields[] = {"name", "description", "target", "mesh", "servers",
-						 "cases", NULL};
+						 "cases", "matrix", NULL};
 	struct mc_suite_def *def = mc_xcalloc(1, sizeof(*def));
 	const char *end = NULL;
 	const cJSON *cases, *c;
@@ -348,6 +476,14 @@ mc_suite_parse(const char *text, size_t len, const char *name, struct mc_suite_d
 		rc = mc_err(err, errlen, EINVAL, "%s: servers: expected an array, got %s", name,
 			    type_name(def->servers));
 		goto out;
+	}
+	if (get(def->json, "matrix") != NULL) {
+		if (get(def->json, "cases") != NULL) {
+			rc = mc_err(err, errlen, EINVAL, "%s: give \"matrix\" or \"cases\", not both", name);
+			goto out;
+		}
+		if ((rc = expand_matrix(def->json, name, err, errlen)) < 0)
+			goto out;
 	}
 	cases = get(def->json, "cases");
 	if (cases == NULL) {

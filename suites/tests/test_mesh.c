@@ -609,6 +609,60 @@ START_TEST(default_suites_pass)
 END_TEST
 
 /*
+ * The shipped policy matrix passes as it stands; with the gateway's host
+ * rule widened (the authorization dropped), exactly the cells it decided
+ * fail, and no other.
+ */
+START_TEST(policy_matrix_widened_rule_fails_exactly_its_cells)
+{
+	static const char *const affected[] = {"outside -> ingress c1, bare IP host", "outside -> ingress c1, routed host"};
+	char *src = suite_path("policy-matrix");
+	cJSON *doc = read_json(src), *j, *c;
+	struct ws w;
+	char *text, *path, *out = NULL;
+	int rc, failed = 0, total = 0;
+
+	ws_init(&w);
+	/* As shipped: every cell passes. */
+	{
+		char *args[] = {(char *)bin, "run", "--suite", src, "--out", w.out_dir, "-q", NULL};
+
+		rc = t_run(args, &out);
+		ck_assert_msg(rc == 0, "the shipped matrix: exit %d\n%s", rc, out);
+		free(out);
+	}
+	cJSON_AddTrueToObject(cJSON_GetObjectItem(doc, "mesh"), "drop_authorization");
+	text = cJSON_Print(doc);
+	path = t_write(w.tmp, "widened.json", text);
+	{
+		char *args[] = {(char *)bin, "run", "--suite", path, "--out", w.out_dir, "-q", NULL};
+
+		rc = t_run(args, &out);
+	}
+	ck_assert_msg(rc == 1, "exit %d\n%s", rc, out);
+	j = read_json(w.json);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "suites"), 0), "cases")) {
+		const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+		const char *status = cJSON_GetObjectItem(c, "status")->valuestring;
+		bool hit = strcmp(name, affected[0]) == 0 || strcmp(name, affected[1]) == 0;
+
+		total++;
+		ck_assert_msg(strcmp(status, hit ? "fail" : "pass") == 0, "%s: %s", name, status);
+		failed += hit;
+	}
+	ck_assert_int_eq(failed, 2);
+	ck_assert_int_ge(total, 10);
+	cJSON_Delete(j);
+	cJSON_Delete(doc);
+	free(text);
+	free(path);
+	free(out);
+	free(src);
+	ws_free(&w);
+}
+END_TEST
+
+/*
  * Continuity with command actions: a command that succeeds while traffic
  * flows passes with its timeline in the report (the action's start and end
  * marked, about a second apart); a command that fails makes the case an
@@ -1023,6 +1077,7 @@ main(void)
 	tcase_add_test(tc, unprivileged_wire_cases_skip);
 	tcase_add_test(tc, broken_mesh_fails_the_right_cases);
 	tcase_add_test(tc, continuity_actions_and_timeline);
+	tcase_add_test(tc, policy_matrix_widened_rule_fails_exactly_its_cells);
 	tcase_add_test(tc, sigint_mid_suite_leaves_nothing);
 	tcase_add_test(tc, sigterm_mid_suite_leaves_nothing);
 	tcase_add_test(tc, sigterm_during_setup_leaves_nothing);
