@@ -297,7 +297,8 @@ continuity_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 		reqs[i].spec.fresh = mc_json_bool(in, "fresh", true);
 		o->req = reqs[i].spec;
 		o->rate = (double)rate;
-		o->connections = rate / 5 > 4 ? (int)(rate / 5) : 4;
+		/* Room for a second of latency at the rate: a slow phase must not hold requests back. */
+		o->connections = rate > 16 ? (int)rate : 16;
 		o->duration = (double)(before + after + timeout + 60);
 		o->stop = &stop;
 		o->timeline = true;

@@ -739,7 +739,8 @@ mc_cmd_watch(int argc, char **argv)
 				mc_hist_merge(all_hist, r->hist);
 			}
 		}
-		qsort(fails, nf, sizeof(*fails), by_time);
+		if (nf > 0)
+			qsort(fails, nf, sizeof(*fails), by_time);
 		for (size_t k = 0; k < n_tl; k++) {
 			sent += tl[k].sent;
 			ok += tl[k].ok;

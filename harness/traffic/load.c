@@ -3058,7 +3058,8 @@ tl_result(struct mc_load_result *res, const struct shared *sh, const struct work
 		all = mc_xmalloc(nall * sizeof(*all));
 		nall = 0;
 		for (int i = 0; i < n; i++) {
-			memcpy(all + nall, workers[i].fails, workers[i].n_fails * sizeof(*all));
+			if (workers[i].n_fails > 0)
+				memcpy(all + nall, workers[i].fails, workers[i].n_fails * sizeof(*all));
 			nall += workers[i].n_fails;
 		}
 		qsort(all, nall, sizeof(*all), by_done);
@@ -3260,7 +3261,8 @@ mc_load_run(const struct mc_load_options *o, struct mc_load_result *res, char *e
 		res->start_unix = 0;
 	res->hist = workers[0].hist;
 	workers[0].hist = NULL;
-	qsort(res->responders, res->n_responders, sizeof(*res->responders), by_count_desc);
+	if (res->n_responders > 1)
+		qsort(res->responders, res->n_responders, sizeof(*res->responders), by_count_desc);
 	/*
 	 * The recorded phase lasts until the last recorded answer, and at
 	 * least until starts stopped: for a closed loop by time, the first
