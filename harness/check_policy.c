@@ -136,13 +136,11 @@ policy_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 		}
 		ok = mc_http_outcome_matches(want, &res) && body_matches(body, &res);
 		mc_http_outcome(&res, b, sizeof(b));
-		mc_buf_printf(&expected, "%-28s %s %s%s%s%s -> %s%s%s\n", name,
+		mc_buf_printf(&expected, "%-28s %s %s%s%s%s -> %s%s%s%s\n", name,
 			      r.spec.method != NULL ? r.spec.method : "GET", r.target,
 			      r.spec.host != NULL ? " Host: " : "", r.spec.host != NULL ? r.spec.host : "",
 			      r.spec.cert != NULL ? " (mesh identity)" : " (no client certificate)", a,
-			      body != NULL ? " body /" : "", body != NULL ? body : "");
-		if (body != NULL)
-			mc_buf_puts(&expected, "/");
+			      body != NULL ? " body /" : "", body != NULL ? body : "", body != NULL ? "/" : "");
 		mc_buf_printf(&seen, "%-28s %s %s\n", name, b, ok ? "ok" : "DIFFERS");
 		cJSON_AddStringToObject(e, "request", r.target);
 		if (r.spec.host != NULL)

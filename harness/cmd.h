@@ -26,5 +26,7 @@ int mc_cmd_watch(int argc, char **argv);
 int mc_cmd_up(int argc, char **argv);
 int mc_cmd_down(int argc, char **argv);
 int mc_cmd_clean(int argc, char **argv);
+int mc_cmd_diff(int argc, char **argv);
+int mc_cmd_verify_bundle(int argc, char **argv);
 
 #endif

@@ -18,9 +18,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "bundle.h"
 #include "check_kind.h"
 #include "clean.h"
 #include "cmd.h"
+#include "diff.h"
 #include "kubectl.h"
 #include "preflight.h"
 #include "report.h"
@@ -64,6 +66,13 @@ usage(FILE *f)
 		"                   kube, leave the deployed objects in the clusters\n"
 		"  --run-id ID      name the run (default: time and random); the value of the\n"
 		"                   meshcheck.io/run label on kube\n"
+		"  --retries N      run a case that fails or errors up to N more times (0 to 10,\n"
+		"                   default 0); one that then passes is reported FLAKY\n"
+		"  --baseline F     compare with an earlier run's report.json: changed verdicts,\n"
+		"                   policy cells and figures, in the terminal, report.html and\n"
+		"                   junit.xml (read before the run, so it may be the one replaced)\n"
+		"  --certify        also write a certification bundle: DIR/manifest.json,\n"
+		"                   DIR/SHA256SUMS and DIR/meshcheck-<run id>.tar (verify-bundle)\n"
 		"\n"
 		"kube target (see README.md, \"Running against real clusters\"):\n"
 		"  --context CTX    a kubeconfig context, one per topology cluster, in order\n"
@@ -145,10 +154,16 @@ make_run_id(char *out, size_t outlen)
 	snprintf(out, outlen, "%s-%02x%02x%02x", ts, r[0], r[1], r[2]);
 }
 
+static void
+add_run_prop(const char *name, const char *value, void *arg)
+{
+	mc_run_set_prop(arg, name, value);
+}
+
 /* Writes the three reports; returns the number that failed. */
 static int
 write_reports(const struct mc_run *run, const char *out_dir, const char *junit, const char *html,
-	      const char *json, bool quiet)
+	      const char *json, bool quiet, const char *html_section)
 {
 	char err[MC_ERRLEN];
 	char *pj = junit != NULL ? mc_xstrdup(junit) : mc_xasprintf("%s/junit.xml", out_dir);
@@ -164,7 +179,7 @@ write_reports(const struct mc_run *run, const char *out_dir, const char *junit, 
 		fprintf(stderr, "meshcheck run: %s\n", err);
 		failed++;
 	}
-	if (mc_report_write_html(run, ph, err, sizeof(err)) < 0) {
+	if (mc_report_write_html_with(run, ph, html_section, err, sizeof(err)) < 0) {
 		fprintf(stderr, "meshcheck run: %s\n", err);
 		failed++;
 	}
@@ -194,8 +209,15 @@ mc_cmd_run(int argc, char **argv)
 		{"namespace-prefix", required_argument, NULL, 'P'}, {"capture-image", required_argument, NULL, 'I'},
 		{"ingress", required_argument, NULL, 'G'}, {"rollout-timeout", required_argument, NULL, 'T'},
 		{"dry-run", no_argument, NULL, 'D'},      {"run-id", required_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+		{"baseline", required_argument, NULL, 'b'}, {"certify", no_argument, NULL, 'Z'},
+		{"retries", required_argument, NULL, 'N'}, {NULL, 0, NULL, 0},
 	};
+	int retries = 0;
+	const char *baseline_path = NULL;
+	bool certify = false;
+	cJSON *baseline = NULL;
+	struct mc_diff diff = {0};
+	bool have_diff = false;
 	struct mc_kube_target_opts ko = {0};
 	const char *ingress_args[MC_KUBE_MAX_CONTEXTS];
 	size_t n_ingress = 0;
@@ -270,6 +292,19 @@ mc_cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'D': dry_run = true; break;
+		case 'b': baseline_path = optarg; break;
+		case 'Z': certify = true; break;
+		case 'N': {
+			char *e;
+			long nr = strtol(optarg, &e, 10);
+
+			if (e == optarg || *e != '\0' || nr < 0 || nr > 10) {
+				fprintf(stderr, "meshcheck run: --retries: expected a number from 0 to 10, got \"%s\"\n", optarg);
+				goto out;
+			}
+			retries = (int)nr;
+			break;
+		}
 		case 'r': user_run_id = optarg; break;
 		case 'h':
 			usage(stdout);
@@ -293,6 +328,15 @@ mc_cmd_run(int argc, char **argv)
 	}
 	if (mc_runner_check_regex(case_re, err, sizeof(err)) < 0) {
 		fprintf(stderr, "meshcheck run: %s\n", err);
+		goto out;
+	}
+	if (certify && (list || dry_run)) {
+		fprintf(stderr, "meshcheck run: --certify needs a run (not --list or --dry-run)\n");
+		goto out;
+	}
+	/* Read now: the run may be about to replace it. */
+	if (baseline_path != NULL && mc_diff_load(baseline_path, &baseline, err, sizeof(err)) < 0) {
+		fprintf(stderr, "meshcheck run: --baseline: %s\n", err);
 		goto out;
 	}
 	if (user_run_id != NULL && !mc_kube_label_value_ok(user_run_id)) {
@@ -457,6 +501,7 @@ mc_cmd_run(int argc, char **argv)
 	ro.case_regex = case_re;
 	ro.target = target;
 	ro.keep = keep;
+	ro.retries = retries;
 	ro.stop = &stop_requested;
 	ro.progress = quiet ? NULL : stdout;
 	ro.color = !quiet && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
@@ -471,15 +516,58 @@ mc_cmd_run(int argc, char **argv)
 
 reports:
 	run->end = mc_now();
-	if (write_reports(run, out_dir, junit, html, json, quiet) > 0) {
-		rc = MC_EXIT_USAGE;
-		goto out;
+	if (baseline != NULL) {
+		cJSON *now = mc_report_json(run);
+
+		have_diff = mc_diff_compute(baseline, now, MC_DIFF_DEFAULT_TOLERANCE_PCT, &diff) == 0;
+		cJSON_Delete(now);
+		if (have_diff)
+			mc_diff_junit_properties(&diff, add_run_prop, run);
+	}
+	{
+		char *section = have_diff ? mc_diff_html(&diff) : NULL;
+		int bad = write_reports(run, out_dir, junit, html, json, quiet, section);
+
+		free(section);
+		if (bad > 0) {
+			rc = MC_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (certify) {
+		struct mc_bundle_info bi = {.junit = junit, .html = html, .json = json};
+		char **images = NULL, *bundle = NULL;
+		size_t n_images = 0;
+
+		if (target == &mc_target_kube) {
+			char *dir = mc_xasprintf("%s/kube", ko.fixtures_dir != NULL ? ko.fixtures_dir : MC_SOURCE_ROOT "/fixtures");
+
+			if (mc_bundle_images_from_manifests(dir, &images, &n_images) < 0)
+				fprintf(stderr, "meshcheck run: --certify: %s: cannot read the fixtures\n", dir);
+			free(dir);
+		}
+		bi.images = (const char *const *)images;
+		bi.n_images = n_images;
+		if (mc_bundle_write(run, out_dir, &bi, &bundle, err, sizeof(err)) < 0) {
+			fprintf(stderr, "meshcheck run: --certify: %s\n", err);
+			mc_bundle_images_free(images, n_images);
+			rc = MC_EXIT_USAGE;
+			goto out;
+		}
+		if (!quiet)
+			printf("bundle: %s\n", bundle);
+		free(bundle);
+		mc_bundle_images_free(images, n_images);
 	}
 	{
 		struct mc_counts k = mc_run_counts(run);
 
-		printf("%zu passed, %zu failed, %zu skipped, %zu errors in %.1fs\n", k.passed, k.failed,
-		       k.skipped, k.errors, run->end - run->start);
+		printf("%zu passed, %zu failed, %zu skipped, %zu errors, %zu flaky in %.1fs\n", k.passed, k.failed,
+		       k.skipped, k.errors, k.flaky, run->end - run->start);
+	}
+	if (have_diff) {
+		printf("\nchanges since the baseline %s:\n", baseline_path);
+		mc_diff_print(&diff, stdout);
 	}
 	if (run->aborted != NULL && stop_requested != 0)
 		fprintf(stderr, "meshcheck run: interrupted by signal %d\n", (int)stop_requested);
@@ -492,5 +580,7 @@ out:
 	mc_run_free(run);
 	if (kube_ready)
 		mc_kube_clear(&kube);
+	mc_diff_free(&diff);
+	cJSON_Delete(baseline);
 	return rc;
 }

@@ -23,6 +23,8 @@ static const struct mc_cmd commands[] = {
 	{"down", "stop local meshes started by up", mc_cmd_down},
 	{"clean", "delete what kube runs left in clusters (objects with meshcheck's run label, nothing else)",
 	 mc_cmd_clean},
+	{"verify-bundle", "check a bundle of run --certify: checksums, listings, what it certifies", mc_cmd_verify_bundle},
+	{"diff", "compare two runs' report.json: verdicts, policy rows, shares and latencies", mc_cmd_diff},
 	{"help", "show this help, or a command's help (help COMMAND)", cmd_help},
 	{"version", "print the version", cmd_version},
 };

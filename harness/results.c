@@ -85,6 +85,34 @@ timeline_free(struct mc_timeline *tl)
 	free(tl);
 }
 
+/* Frees what one run of the check put in the case (see mc_case_clear_outcome). */
+static void
+outcome_free(struct mc_case *c)
+{
+	free(c->reason);
+	c->reason = NULL;
+	free(c->expected);
+	c->expected = NULL;
+	free(c->seen);
+	c->seen = NULL;
+	for (size_t i = 0; i < c->n_measures; i++) {
+		free(c->measures[i].name);
+		free(c->measures[i].unit);
+	}
+	free(c->measures);
+	c->measures = NULL;
+	c->n_measures = 0;
+	for (size_t i = 0; i < c->n_evidence; i++) {
+		free(c->evidence[i].label);
+		free(c->evidence[i].path);
+	}
+	free(c->evidence);
+	c->evidence = NULL;
+	c->n_evidence = 0;
+	timeline_free(c->timeline);
+	c->timeline = NULL;
+}
+
 static void
 case_free(struct mc_case *c)
 {
@@ -92,20 +120,8 @@ case_free(struct mc_case *c)
 		return;
 	free(c->name);
 	free(c->check);
-	free(c->reason);
-	free(c->expected);
-	free(c->seen);
-	for (size_t i = 0; i < c->n_measures; i++) {
-		free(c->measures[i].name);
-		free(c->measures[i].unit);
-	}
-	free(c->measures);
-	for (size_t i = 0; i < c->n_evidence; i++) {
-		free(c->evidence[i].label);
-		free(c->evidence[i].path);
-	}
-	free(c->evidence);
-	timeline_free(c->timeline);
+	outcome_free(c);
+	mc_case_clear_attempts(c);
 	free(c);
 }
 
@@ -167,7 +183,10 @@ count_case(struct mc_counts *k, const struct mc_case *c)
 {
 	k->total++;
 	switch (c->status) {
-	case MC_RESULT_PASS: k->passed++; break;
+	case MC_RESULT_PASS:
+		k->passed++;
+		k->flaky += c->flaky;
+		break;
 	case MC_RESULT_FAIL: k->failed++; break;
 	case MC_RESULT_SKIP: k->skipped++; break;
 	case MC_RESULT_ERROR: k->errors++; break;
@@ -322,4 +341,35 @@ mc_case_set_timeline(struct mc_case *c, const struct mc_timeline *tl)
 	/* Copied before the old one goes, so tl may point into the case's own timeline. */
 	timeline_free(c->timeline);
 	c->timeline = copy;
+}
+
+void
+mc_case_add_attempt(struct mc_case *c, enum mc_status status, const char *reason, double duration)
+{
+	struct mc_attempt *a;
+
+	c->attempts = mc_xrealloc(c->attempts, (c->n_attempts + 1) * sizeof(*c->attempts));
+	a = &c->attempts[c->n_attempts++];
+	a->status = status;
+	a->reason = reason != NULL ? mc_xstrdup(reason) : NULL;
+	a->duration = duration;
+}
+
+void
+mc_case_clear_attempts(struct mc_case *c)
+{
+	for (size_t i = 0; i < c->n_attempts; i++)
+		free(c->attempts[i].reason);
+	free(c->attempts);
+	c->attempts = NULL;
+	c->n_attempts = 0;
+	c->flaky = false;
+}
+
+void
+mc_case_clear_outcome(struct mc_case *c)
+{
+	outcome_free(c);
+	c->status = MC_RESULT_ERROR;
+	c->reason = mc_xstrdup("not run");
 }

@@ -5,8 +5,8 @@
  *
  * Ownership: mc_run_new() returns a run the caller frees with mc_run_free();
  * suites and cases belong to their run and are freed with it, and a case's
- * measurements, evidence and timeline belong to the case. Every string
- * passed in is copied.
+ * measurements, evidence, timeline and attempts belong to the case. Every
+ * string passed in is copied.
  */
 #ifndef MC_RESULTS_H
 #define MC_RESULTS_H
@@ -75,6 +75,16 @@ struct mc_timeline {
 	int64_t failures_dropped; /* failed requests not listed in failures */
 };
 
+/*
+ * One run of a case's check when the case was run more than once (a case
+ * that failed or errored is run again when retries are allowed).
+ */
+struct mc_attempt {
+	enum mc_status status; /* the attempt's outcome, a negative control's already inverted */
+	char *reason;          /* its reason; NULL for a plain pass */
+	double duration;       /* seconds */
+};
+
 struct mc_case {
 	char *name;
 	char *check;          /* the check kind, e.g. "chain" */
@@ -89,6 +99,16 @@ struct mc_case {
 	struct mc_evidence *evidence;
 	size_t n_evidence;
 	struct mc_timeline *timeline; /* NULL when the case has none */
+	/*
+	 * Every attempt in order when the case ran more than once (n_attempts
+	 * is 0 for a case run once); the outcome above is the last attempt's,
+	 * except that a last attempt skipped leaves the case with the failure
+	 * before it. flaky: the case passed, but only after a failed or
+	 * errored attempt.
+	 */
+	bool flaky;
+	struct mc_attempt *attempts;
+	size_t n_attempts;
 };
 
 struct mc_suite {
@@ -104,6 +124,7 @@ struct mc_suite {
 
 struct mc_counts {
 	size_t total, passed, failed, skipped, errors;
+	size_t flaky; /* passed only after a failed attempt; counted in passed too */
 };
 
 struct mc_run {
@@ -149,5 +170,16 @@ void mc_case_add_evidence(struct mc_case *c, const char *label, const char *path
  * stay NULL (the reports write them as empty text).
  */
 void mc_case_set_timeline(struct mc_case *c, const struct mc_timeline *tl);
+/* Appends an attempt (reason copied, may be NULL). */
+void mc_case_add_attempt(struct mc_case *c, enum mc_status status, const char *reason, double duration);
+/* Removes the attempts and the flaky flag. */
+void mc_case_clear_attempts(struct mc_case *c);
+/*
+ * Forgets what a run of the check left in the case, before it runs again:
+ * reason, expected, seen, measurements, evidence and timeline go, and the
+ * case is back to ERROR "not run". Name, check, start, duration and the
+ * attempts stay.
+ */
+void mc_case_clear_outcome(struct mc_case *c);
 
 #endif

@@ -105,19 +105,58 @@ invert(struct mc_case *c)
 	free(expected);
 }
 
+/* True for the outcomes a retry may change. */
+static bool
+retryable(enum mc_status s)
+{
+	return s == MC_RESULT_FAIL || s == MC_RESULT_ERROR;
+}
+
 static void
 progress(const struct mc_runner_options *o, const struct mc_suite *s, const struct mc_case *c)
 {
 	static const char *const colors[] = {"\033[32m", "\033[31m", "\033[33m", "\033[35m"};
 	static const char *const labels[] = {"PASS ", "FAIL ", "SKIP ", "ERROR"};
+	const char *color = c->flaky ? "\033[36m" : colors[c->status];
+	const char *label = c->flaky ? "FLAKY" : labels[c->status];
 
 	if (o->progress == NULL)
 		return;
-	fprintf(o->progress, "%s%s%s %s/%s (%.2fs)", o->color ? colors[c->status] : "", labels[c->status],
-		o->color ? "\033[0m" : "", s->name, c->name, c->duration);
-	if (c->status != MC_RESULT_PASS && c->reason != NULL)
+	fprintf(o->progress, "%s%s%s %s/%s (%.2fs)", o->color ? color : "", label, o->color ? "\033[0m" : "",
+		s->name, c->name, c->duration);
+	if (c->flaky) {
+		const struct mc_attempt *last_failed = NULL;
+		size_t failed = 0;
+
+		for (size_t i = 0; i + 1 < c->n_attempts; i++) {
+			if (retryable(c->attempts[i].status)) {
+				failed++;
+				last_failed = &c->attempts[i];
+			}
+		}
+		fprintf(o->progress, ": passed on attempt %zu after %zu failed", c->n_attempts, failed);
+		if (last_failed != NULL)
+			fprintf(o->progress, " (%s: %s)", mc_status_name(last_failed->status),
+				last_failed->reason != NULL ? last_failed->reason : "");
+	} else if (c->status != MC_RESULT_PASS && c->reason != NULL) {
 		fprintf(o->progress, ": %s", c->reason);
+		if (c->n_attempts > 1)
+			fprintf(o->progress, " (no pass in %zu attempts)", c->n_attempts);
+	}
 	fputc('\n', o->progress);
+	fflush(o->progress);
+}
+
+/* Says that attempt n of max failed and the case runs again. */
+static void
+progress_retry(const struct mc_runner_options *o, const struct mc_suite *s, const struct mc_case *c, int n,
+	       int max, double duration)
+{
+	if (o->progress == NULL)
+		return;
+	fprintf(o->progress, "%sRETRY%s %s/%s (%.2fs): attempt %d of %d: %s: %s\n", o->color ? "\033[36m" : "",
+		o->color ? "\033[0m" : "", s->name, c->name, duration, n, max, mc_status_name(c->status),
+		c->reason != NULL ? c->reason : "");
 	fflush(o->progress);
 }
 
@@ -125,6 +164,123 @@ static bool
 stopped(const struct mc_runner_options *o)
 {
 	return o->stop != NULL && *o->stop != 0;
+}
+
+/* Evidence entries of earlier attempts, added back to the case after its last attempt. */
+struct kept_evidence {
+	char **label, **path;
+	size_t n;
+};
+
+/*
+ * Before attempt n + 1: moves the case's evidence folder (out_dir/ed) to
+ * "ed@attempt-n", so the next attempt starts empty and the earlier files
+ * stay, and keeps the case's evidence entries pointing there, labelled
+ * "attempt n: ". When the folder cannot be moved, its entries are dropped:
+ * the next attempt may overwrite the files they name.
+ */
+static void
+set_aside_evidence(const struct mc_runner_options *o, const char *ed, struct mc_case *c, int n,
+		   struct kept_evidence *kept)
+{
+	char *from = mc_xasprintf("%s/%s", o->out_dir, ed);
+	char *rel = mc_xasprintf("%s@attempt-%d", ed, n);
+	char *to = mc_xasprintf("%s/%s", o->out_dir, rel);
+	size_t edlen = strlen(ed);
+	bool moved;
+
+	(void)mc_rm_rf(to);
+	moved = rename(from, to) == 0 || errno == ENOENT;
+	for (size_t i = 0; moved && i < c->n_evidence; i++) {
+		const char *label = c->evidence[i].label != NULL ? c->evidence[i].label : "";
+		const char *path = c->evidence[i].path != NULL ? c->evidence[i].path : "";
+
+		kept->label = mc_xrealloc(kept->label, (kept->n + 1) * sizeof(*kept->label));
+		kept->path = mc_xrealloc(kept->path, (kept->n + 1) * sizeof(*kept->path));
+		kept->label[kept->n] = mc_xasprintf("attempt %d: %s", n, label);
+		if (strncmp(path, ed, edlen) == 0 && path[edlen] == '/')
+			kept->path[kept->n] = mc_xasprintf("%s%s", rel, path + edlen);
+		else
+			kept->path[kept->n] = mc_xstrdup(path);
+		kept->n++;
+	}
+	free(from);
+	free(rel);
+	free(to);
+}
+
+/* Adds the kept entries to the case (after its own) and frees them. */
+static void
+restore_evidence(struct mc_case *c, struct kept_evidence *kept)
+{
+	for (size_t i = 0; i < kept->n; i++) {
+		mc_case_add_evidence(c, kept->label[i], kept->path[i]);
+		free(kept->label[i]);
+		free(kept->path[i]);
+	}
+	free(kept->label);
+	free(kept->path);
+	memset(kept, 0, sizeof(*kept));
+}
+
+/* Runs the case's check once: the target's per-case configuration around it, a negative control inverted. */
+static void
+run_once(const struct mc_target_ops *ops, struct mc_target *t, const struct mc_check_ctx *ctx, struct mc_case *c)
+{
+	char cerr[MC_ERRLEN];
+
+	if (ops->case_begin != NULL && ops->case_begin(t, ctx->def, cerr, sizeof(cerr)) < 0)
+		mc_case_set(c, MC_RESULT_ERROR, "mesh config for the case: %s", cerr);
+	else
+		ctx->def->kind->run(ctx, c);
+	if (ops->case_end != NULL)
+		ops->case_end(t, ctx->def);
+	if (ctx->def->expect_failure)
+		invert(c);
+}
+
+/*
+ * Runs a case until it passes, is skipped, or has had 1 + o->retries
+ * attempts (see mc_runner_run), printing a line before each retry.
+ */
+static void
+run_case(const struct mc_runner_options *o, const struct mc_target_ops *ops, struct mc_target *t,
+	 const struct mc_check_ctx *ctx, const struct mc_suite *s, struct mc_case *c)
+{
+	int max = 1 + (o->retries < 0 ? 0 : o->retries > MC_RUNNER_MAX_RETRIES ? MC_RUNNER_MAX_RETRIES : o->retries);
+	struct kept_evidence kept = {0};
+	double total = 0;
+
+	for (int n = 1;; n++) {
+		double a0 = mc_monotonic(), d;
+
+		if (n > 1) {
+			set_aside_evidence(o, ctx->evidence_dir, c, n - 1, &kept);
+			mc_case_clear_outcome(c);
+		}
+		run_once(ops, t, ctx, c);
+		d = mc_monotonic() - a0;
+		total += d;
+		mc_case_add_attempt(c, c->status, c->reason, d);
+		if (!retryable(c->status) || n >= max || stopped(o))
+			break;
+		progress_retry(o, s, c, n, max, d);
+	}
+	c->duration = total;
+	if (c->n_attempts == 1) {
+		mc_case_clear_attempts(c);
+	} else if (c->status == MC_RESULT_PASS) {
+		c->flaky = true;
+	} else if (c->status == MC_RESULT_SKIP) {
+		/* A retry that could not run does not turn the failure before it into a skip. */
+		const struct mc_attempt *prev = &c->attempts[c->n_attempts - 2];
+		char *skip = c->reason != NULL ? mc_xstrdup(c->reason) : NULL;
+
+		mc_case_set(c, prev->status, "%s (attempt %zu was skipped: %s)",
+			    prev->reason != NULL ? prev->reason : "", c->n_attempts, skip != NULL ? skip : "");
+		free(skip);
+	}
+	restore_evidence(c, &kept);
 }
 
 /* Runs one suite's selected cases; returns false when a stop was requested. */
@@ -172,9 +328,7 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 		const struct mc_case_def *cd = &def->cases[i];
 		struct mc_check_ctx ctx;
 		struct mc_case *c;
-		char *case_slug;
-		char cerr[MC_ERRLEN];
-		double c0;
+		char *case_slug, *ed;
 
 		if (!mc_runner_selected(o->case_regex, def->name, cd->name))
 			continue;
@@ -199,25 +353,27 @@ run_suite(struct mc_run *run, const struct mc_suite_def *def, const struct mc_ru
 		ctx.def = cd;
 		ctx.target = t;
 		ctx.out_dir = o->out_dir;
-		ctx.evidence_dir = NULL;
-		{
-			char *ed = mc_xasprintf("evidence/%s/%s", suite_slug, case_slug);
-
-			ctx.evidence_dir = ed;
-			c0 = mc_monotonic();
-			if (ops->case_begin != NULL && ops->case_begin(t, cd, cerr, sizeof(cerr)) < 0)
-				mc_case_set(c, MC_RESULT_ERROR, "mesh config for the case: %s", cerr);
-			else
-				cd->kind->run(&ctx, c);
-			if (ops->case_end != NULL)
-				ops->case_end(t, cd);
-			c->duration = mc_monotonic() - c0;
-			if (cd->expect_failure)
-				invert(c);
-			free(ed);
-		}
+		ed = mc_xasprintf("evidence/%s/%s", suite_slug, case_slug);
+		ctx.evidence_dir = ed;
+		run_case(o, ops, t, &ctx, s, c);
+		free(ed);
 		free(case_slug);
 		progress(o, s, c);
+	}
+	/* The mesh root goes with the target too: a copy stays as evidence (certification bundles fingerprint it). */
+	if (t != NULL && rc == 0 && ops->mesh_root != NULL && ops->mesh_root(t) != NULL) {
+		char *rel = mc_xasprintf("evidence/%s/mesh-root.pem", suite_slug);
+		char *dir = mc_xasprintf("%s/evidence/%s", o->out_dir, suite_slug);
+		char *dst = mc_xasprintf("%s/%s", o->out_dir, rel), *pem = NULL;
+		size_t len = 0;
+
+		if (mc_file_read(ops->mesh_root(t), 1 << 20, &pem, &len, NULL, 0) == 0 &&
+		    mc_mkdir_p(dir, 0755, NULL, 0) == 0 && mc_file_write(dst, pem, len, 0644, NULL, 0) == 0)
+			mc_suite_set_prop(s, "mesh_root", rel);
+		free(pem);
+		free(dst);
+		free(dir);
+		free(rel);
 	}
 	/* The run directory goes with the target; its logs stay beside the reports. */
 	if (t != NULL && ops->logs != NULL && rc == 0) {

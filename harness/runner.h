@@ -21,7 +21,11 @@ struct mc_runner_options {
 	volatile sig_atomic_t *stop;         /* set (by a signal handler) to stop early */
 	FILE *progress;                      /* progress lines; NULL for none */
 	bool color;                          /* ANSI colours in progress */
+	int retries;                         /* extra attempts for a failed or errored case (0: none) */
 };
+
+/* Retries beyond this count as this many. */
+#define MC_RUNNER_MAX_RETRIES 100
 
 /*
  * Compiles the case selection. Returns 0 or -EINVAL with the regcomp message.
@@ -38,6 +42,16 @@ bool mc_runner_selected(const char *regex, const char *suite, const char *name);
  * suite's selected cases into errors naming why; a stop request ends the run
  * after the current case and marks the run aborted. Returns 0, or a negative
  * errno when the runner itself could not work (the run is then aborted too).
+ *
+ * With opts->retries > 0, a case whose outcome (after a negative control's
+ * inversion) is FAIL or ERROR runs again, up to retries more times; a pass
+ * ends it. A case that passes on a later attempt is PASS and flaky; one that
+ * never passes keeps the last attempt's outcome. Either way every attempt is
+ * kept in the case (status, reason, duration), the case's duration is the
+ * sum, and the evidence files of an earlier attempt are moved to
+ * "<case evidence dir>@attempt-N" and stay listed, labelled "attempt N: ".
+ * SKIP is never retried; a retry that comes back SKIP does not hide the
+ * failure before it (the case keeps that failure's status).
  */
 int mc_runner_run(struct mc_run *run, struct mc_suite_def *const *suites, size_t n_suites,
 		  const struct mc_runner_options *opts, char *err, size_t errlen);

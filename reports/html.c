@@ -5,6 +5,10 @@
  * a word as well as a colour, so a failure never looks like a pass. A run
  * that stopped early says so in a box at the top, and its summary counts
  * the abort as one error (see mc_report_counts), like the other reports.
+ * A flaky case (passed only after a failed attempt) carries a FLAKY label
+ * beside its PASS, is counted apart in the summaries and the bar, and lists
+ * its attempts in its details, which are open; so does a case that failed
+ * every attempt.
  */
 #include <math.h>
 #include <stdint.h>
@@ -28,12 +32,18 @@ static const char *const style =
 	".st{display:inline-block;min-width:46px;text-align:center;font-weight:700;font-size:12px;"
 	"padding:1px 6px;border-radius:3px;color:#fff}"
 	".st.pass{background:#1f7a3a}.st.fail{background:#b42318}.st.skip{background:#8a6d00}.st.error{background:#6e2a8c}"
+	".st.flaky{background:#0b5cad;outline:2px dashed #0b5cad;outline-offset:1px}"
+	"tr.flaky td{background:#eef5fc}"
+	".flakynote{border:2px dashed #0b5cad;background:#eef5fc;padding:8px 14px;margin:14px 0;border-radius:4px}"
 	".abort{border:2px solid #b42318;background:#fdecea;padding:10px 14px;margin:14px 0;border-radius:4px}"
 	"pre{background:#f6f8fa;border:1px solid #e3e7ee;padding:8px;overflow-x:auto;white-space:pre-wrap;"
 	"word-break:break-word;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:4px 0}"
 	"details{margin:6px 0 14px}summary{cursor:pointer}"
 	"dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:10px 0}"
 	"dl.facts dt{color:#5b6575}dl.facts dd{margin:0}"
+	"table.grid td{text-align:center;font-weight:600}table.grid td.pass{background:#d9f2e1}"
+	"table.grid td.fail{background:#f9d6d2;outline:2px solid #b42318}table.grid td.error{background:#ead9f2}"
+	"table.grid td.skip{background:#f5ecc8}table.grid td.none{color:#8a94a6}"
 	".counts span{margin-right:14px}"
 	"svg.tl{display:block;max-width:100%;height:auto;margin:6px 0}"
 	".tl text{font:11px system-ui,sans-serif;fill:#1d2430}"
@@ -84,6 +94,25 @@ put_status(struct mc_buf *b, enum mc_status s)
 	mc_buf_printf(b, "<span class=\"st %s\">%s</span>", mc_status_name(s), status_word(s));
 }
 
+/* The FLAKY label, in words as well as its own colour. */
+#define FLAKY_LABEL "<span class=\"st flaky\">FLAKY</span>"
+
+/* Appends a case's status label, followed by FLAKY for a flaky case. */
+static void
+put_case_status(struct mc_buf *b, const struct mc_case *c)
+{
+	put_status(b, c->status);
+	if (c->flaky)
+		mc_buf_puts(b, " " FLAKY_LABEL);
+}
+
+/* The attempts before a flaky case's last one (all failed or errored). */
+static size_t
+failed_attempts(const struct mc_case *c)
+{
+	return c->n_attempts > 0 ? c->n_attempts - 1 : 0;
+}
+
 /*
  * Returns true when p may become a link: a relative path that stays below
  * the report directory (no leading "/", no ".." component, no scheme such
@@ -124,18 +153,22 @@ put_href(struct mc_buf *b, const char *p)
 	}
 }
 
-/* Appends a horizontal bar of the outcome shares; the counts beside it carry the same in words. */
+/*
+ * Appends a horizontal bar of the outcome shares, flaky passes apart from
+ * clean ones; the counts beside it carry the same in words.
+ */
 static void
 put_bar(struct mc_buf *b, struct mc_counts k)
 {
-	static const char *const colors[] = {"#1f7a3a", "#b42318", "#8a6d00", "#6e2a8c"};
-	size_t parts[] = {k.passed, k.failed, k.skipped, k.errors};
+	static const char *const colors[] = {"#1f7a3a", "#0b5cad", "#b42318", "#8a6d00", "#6e2a8c"};
+	size_t flaky = k.flaky < k.passed ? k.flaky : k.passed;
+	size_t parts[] = {k.passed - flaky, flaky, k.failed, k.skipped, k.errors};
 	double x = 0;
 
-	mc_buf_printf(b, "<svg width=\"400\" height=\"14\" role=\"img\" aria-label=\"%zu passed, %zu failed, "
-			 "%zu skipped, %zu errors\"><rect width=\"400\" height=\"14\" fill=\"#e3e7ee\"/>",
-		      k.passed, k.failed, k.skipped, k.errors);
-	for (size_t i = 0; i < 4 && k.total > 0; i++) {
+	mc_buf_printf(b, "<svg width=\"400\" height=\"14\" role=\"img\" aria-label=\"%zu passed (%zu of them flaky), "
+			 "%zu failed, %zu skipped, %zu errors\"><rect width=\"400\" height=\"14\" fill=\"#e3e7ee\"/>",
+		      k.passed, flaky, k.failed, k.skipped, k.errors);
+	for (size_t i = 0; i < 5 && k.total > 0; i++) {
 		double w = 400.0 * (double)parts[i] / (double)k.total;
 
 		if (parts[i] == 0)
@@ -691,18 +724,43 @@ put_timeline(struct mc_buf *b, const struct mc_timeline *tl)
 }
 
 /*
+ * Appends a case's attempts as a table: number, outcome, time and reason,
+ * under a line that says how the case ended.
+ */
+static void
+put_attempts(struct mc_buf *b, const struct mc_case *c)
+{
+	if (c->flaky)
+		mc_buf_printf(b, "<p>" FLAKY_LABEL " Passed on attempt %zu, after %zu failed attempt(s):</p>",
+			      c->n_attempts, failed_attempts(c));
+	else
+		mc_buf_printf(b, "<p>No pass in %zu attempts:</p>", c->n_attempts);
+	mc_buf_puts(b, "<table class=\"attempts\"><tr><th>Attempt</th><th>Outcome</th><th>Time</th><th>Reason</th></tr>");
+	for (size_t k = 0; k < c->n_attempts; k++) {
+		mc_buf_printf(b, "<tr><td class=\"num\">%zu</td><td>", k + 1);
+		put_status(b, c->attempts[k].status);
+		mc_buf_printf(b, "</td><td class=\"num\">%.2f s</td><td>", secs(c->attempts[k].duration));
+		put_esc(b, c->attempts[k].reason);
+		mc_buf_puts(b, "</td></tr>");
+	}
+	mc_buf_puts(b, "</table>");
+}
+
+/*
  * Appends the expandable details of case j of suite i (anchor "s<i>c<j>"):
- * reason, expected, seen, timeline, measurements and evidence. open expands it, for
- * failures and errors.
+ * reason, attempts, expected, seen, timeline, measurements and evidence.
+ * open expands it, for failures, errors and flaky cases.
  */
 static void
 put_case_details(struct mc_buf *b, const struct mc_case *c, size_t i, size_t j, bool open)
 {
 	mc_buf_printf(b, "<details id=\"s%zuc%zu\"%s><summary>", i, j, open ? " open" : "");
-	put_status(b, c->status);
+	put_case_status(b, c);
 	mc_buf_puts(b, " ");
 	put_esc(b, c->name);
 	mc_buf_puts(b, "</summary>");
+	if (c->n_attempts > 0)
+		put_attempts(b, c);
 	if (c->reason != NULL) {
 		mc_buf_puts(b, "<p><strong>Reason:</strong> ");
 		put_esc(b, c->reason);
@@ -749,32 +807,50 @@ put_suite(struct mc_buf *b, const struct mc_suite *s, size_t i)
 	mc_buf_puts(b, "<h2>Suite ");
 	put_esc(b, s->name);
 	mc_buf_printf(b, "</h2>\n<p class=\"counts muted\"><span>%zu cases</span><span>%zu passed</span>"
-			 "<span>%zu failed</span><span>%zu skipped</span><span>%zu errors</span>"
+			 "<span>%zu flaky</span><span>%zu failed</span><span>%zu skipped</span><span>%zu errors</span>"
 			 "<span>%.2f s</span>",
-		      k.total, k.passed, k.failed, k.skipped, k.errors, secs(s->duration));
+		      k.total, k.passed, k.flaky, k.failed, k.skipped, k.errors, secs(s->duration));
 	if (s->file != NULL) {
 		mc_buf_puts(b, "<span>");
 		put_esc(b, s->file);
 		mc_buf_puts(b, "</span>");
 	}
-	mc_buf_puts(b, "</p>\n<table><tr><th>Status</th><th>Case</th><th>Check</th><th>Time</th><th>Reason</th></tr>\n");
+	mc_buf_puts(b, "</p>\n");
+	/* A policy matrix's cases drawn as its grid first. */
+	mc_html_matrix(b, s);
+	mc_buf_puts(b, "<table><tr><th>Status</th><th>Case</th><th>Check</th><th>Time</th><th>Reason</th></tr>\n");
 	for (size_t j = 0; j < s->n_cases; j++) {
 		const struct mc_case *c = s->cases[j];
 
-		mc_buf_printf(b, "<tr class=\"%s\"><td>", mc_status_name(c->status));
-		put_status(b, c->status);
+		mc_buf_printf(b, "<tr class=\"%s%s\"><td>", mc_status_name(c->status), c->flaky ? " flaky" : "");
+		put_case_status(b, c);
 		mc_buf_printf(b, "</td><td><a href=\"#s%zuc%zu\">", i, j);
 		put_esc(b, c->name);
 		mc_buf_puts(b, "</a></td><td>");
 		put_esc(b, c->check);
 		mc_buf_printf(b, "</td><td class=\"num\">%.2f s</td><td>", secs(c->duration));
-		put_esc(b, c->status != MC_RESULT_PASS ? c->reason : NULL);
+		if (c->flaky) {
+			const struct mc_attempt *a = c->n_attempts >= 2 ? &c->attempts[c->n_attempts - 2] : NULL;
+
+			mc_buf_printf(b, "flaky: passed on attempt %zu, after %zu failed", c->n_attempts,
+				      failed_attempts(c));
+			if (a != NULL) {
+				mc_buf_printf(b, " (last: %s: ", mc_status_name(a->status));
+				put_esc(b, a->reason);
+				mc_buf_puts(b, ")");
+			}
+		} else {
+			put_esc(b, c->status != MC_RESULT_PASS ? c->reason : NULL);
+			if (c->status != MC_RESULT_PASS && c->n_attempts > 1)
+				mc_buf_printf(b, " (no pass in %zu attempts)", c->n_attempts);
+		}
 		mc_buf_puts(b, "</td></tr>\n");
 	}
 	mc_buf_puts(b, "</table>\n");
 	for (size_t j = 0; j < s->n_cases; j++)
 		put_case_details(b, s->cases[j], i, j,
-				 s->cases[j]->status == MC_RESULT_FAIL || s->cases[j]->status == MC_RESULT_ERROR);
+				 s->cases[j]->status == MC_RESULT_FAIL || s->cases[j]->status == MC_RESULT_ERROR ||
+					 s->cases[j]->flaky);
 }
 
 /* The one-word verdict of the run, in the title and the heading. */
@@ -793,6 +869,12 @@ verdict(const struct mc_run *run, struct mc_counts k)
 /* Returns the whole page (see the comment at the top); the caller frees it. */
 char *
 mc_report_html_text(const struct mc_run *run)
+{
+	return mc_report_html_text_with(run, NULL);
+}
+
+char *
+mc_report_html_text_with(const struct mc_run *run, const char *section)
 {
 	struct mc_buf b;
 	struct mc_counts k = mc_report_counts(run);
@@ -821,10 +903,15 @@ mc_report_html_text(const struct mc_run *run)
 	}
 	mc_buf_printf(&b, "<p class=\"counts\"><span><strong>%zu</strong> cases</span>"
 			  "<span><span class=\"st pass\">PASS</span> %zu</span>"
+			  "<span>" FLAKY_LABEL " %zu (passed, counted in PASS)</span>"
 			  "<span><span class=\"st fail\">FAIL</span> %zu</span>"
 			  "<span><span class=\"st skip\">SKIP</span> %zu</span>"
 			  "<span><span class=\"st error\">ERROR</span> %zu</span></p>\n",
-		      k.total, k.passed, k.failed, k.skipped, k.errors);
+		      k.total, k.passed, k.flaky, k.failed, k.skipped, k.errors);
+	if (k.flaky > 0)
+		mc_buf_printf(&b, "<div class=\"flakynote\">" FLAKY_LABEL " <strong>%zu case(s) passed only on a "
+				  "retry.</strong> They count as passed; their failed attempts are listed with "
+				  "them below.</div>\n", k.flaky);
 	put_bar(&b, k);
 	mc_buf_puts(&b, "<dl class=\"facts\">");
 	put_fact(&b, "run id", run->id);
@@ -837,6 +924,9 @@ mc_report_html_text(const struct mc_run *run)
 	for (size_t i = 0; i < run->n_props; i++)
 		put_fact(&b, run->props[i].name, run->props[i].value);
 	mc_buf_puts(&b, "</dl>\n");
+	/* A section written (and escaped) by the caller, such as the changes since a baseline. */
+	if (section != NULL)
+		mc_buf_puts(&b, section);
 	if (run->n_suites == 0)
 		mc_buf_puts(&b, "<p class=\"muted\">No suite ran.</p>\n");
 	for (size_t i = 0; i < run->n_suites; i++)
@@ -849,7 +939,13 @@ mc_report_html_text(const struct mc_run *run)
 int
 mc_report_write_html(const struct mc_run *run, const char *path, char *err, size_t errlen)
 {
-	char *text = mc_report_html_text(run);
+	return mc_report_write_html_with(run, path, NULL, err, errlen);
+}
+
+int
+mc_report_write_html_with(const struct mc_run *run, const char *path, const char *section, char *err, size_t errlen)
+{
+	char *text = mc_report_html_text_with(run, section);
 	int rc = mc_file_write(path, text, strlen(text), 0644, err, errlen);
 
 	free(text);

@@ -63,7 +63,7 @@ add_str_or_null(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
-/* Returns a new {total, passed, failed, skipped, errors} object. */
+/* Returns a new {total, passed, failed, skipped, errors, flaky} object (flaky cases are in passed too). */
 static cJSON *
 counts_json(struct mc_counts k)
 {
@@ -74,6 +74,7 @@ counts_json(struct mc_counts k)
 	cJSON_AddNumberToObject(o, "failed", (double)k.failed);
 	cJSON_AddNumberToObject(o, "skipped", (double)k.skipped);
 	cJSON_AddNumberToObject(o, "errors", (double)k.errors);
+	cJSON_AddNumberToObject(o, "flaky", (double)k.flaky);
 	return o;
 }
 
@@ -143,9 +144,9 @@ timeline_json(const struct mc_timeline *tl)
 }
 
 /*
- * Returns a new object for one case: its outcome, reason, expected and
- * seen text (null when absent), timing, measurements, evidence and, when
- * the case has one, its timeline.
+ * Returns a new object for one case: its outcome, whether it was flaky,
+ * reason, expected and seen text (null when absent), timing, measurements,
+ * evidence and, when the case has them, its attempts and its timeline.
  */
 static cJSON *
 case_json(const struct mc_case *c)
@@ -155,6 +156,7 @@ case_json(const struct mc_case *c)
 	add_str(o, "name", c->name);
 	add_str(o, "check", c->check != NULL ? c->check : "");
 	cJSON_AddStringToObject(o, "status", mc_status_name(c->status));
+	cJSON_AddBoolToObject(o, "flaky", c->flaky);
 	add_str_or_null(o, "reason", c->reason);
 	add_str_or_null(o, "expected", c->expected);
 	add_str_or_null(o, "seen", c->seen);
@@ -176,6 +178,17 @@ case_json(const struct mc_case *c)
 		add_str(e, "label", c->evidence[i].label);
 		add_str(e, "path", c->evidence[i].path);
 		cJSON_AddItemToArray(a, e);
+	}
+	if (c->n_attempts > 0) {
+		a = cJSON_AddArrayToObject(o, "attempts");
+		for (size_t i = 0; i < c->n_attempts; i++) {
+			cJSON *e = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(e, "status", mc_status_name(c->attempts[i].status));
+			add_str_or_null(e, "reason", c->attempts[i].reason);
+			add_secs(e, "duration_s", c->attempts[i].duration);
+			cJSON_AddItemToArray(a, e);
+		}
 	}
 	if (c->timeline != NULL)
 		cJSON_AddItemToObject(o, "timeline", timeline_json(c->timeline));

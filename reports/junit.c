@@ -7,6 +7,18 @@
  * failed test rather than a green run; the testsuites counts include it
  * (see mc_report_counts).
  *
+ * A case run more than once is written as Maven Surefire writes reruns
+ * (surefire-test-report-3.0.xsd), which Jenkins and other readers know:
+ * a flaky case (passed after failed attempts) has no <failure> but one
+ * <flakyFailure> (or <flakyError>, for an attempt that errored) per failed
+ * attempt; a case that never passed has its <failure> (or <error>) for the
+ * outcome it kept, the last attempt's, plus one <rerunFailure> (or
+ * <rerunError>) per earlier attempt. Each of those carries message and
+ * type attributes and its text in a <stackTrace> child, and they come in
+ * the schema's order (failure, rerunFailure, flakyFailure, error,
+ * rerunError, flakyError, system-out). Testsuite counts do not change: a
+ * flaky case is a pass.
+ *
  * Text is escaped rather than wrapped in CDATA, so "]]>" in a value needs
  * no special case. Attribute values are flattened to one line first.
  */
@@ -30,6 +42,8 @@
 #define TL_LABEL_MAX 80
 #define TL_PATH_MAX 160
 #define TL_WHAT_MAX 120
+/* An attempt's reason in the list of attempts of a failure body, cut to this many bytes. */
+#define ATTEMPT_REASON_MAX 300
 
 /* Returns seconds fit for a time attribute: negative, NaN and infinite become 0. */
 static double
@@ -167,8 +181,8 @@ put_timeline(struct mc_buf *t, const struct mc_timeline *tl)
 
 /*
  * Appends the text body of a failure or error: the reason, then what was
- * expected, what was seen, a summary of the timeline and where the
- * evidence is, each part only when the case has it.
+ * expected, what was seen, a summary of the timeline, the attempts and
+ * where the evidence is, each part only when the case has it.
  */
 static void
 put_details(struct mc_buf *b, const struct mc_case *c)
@@ -183,6 +197,15 @@ put_details(struct mc_buf *b, const struct mc_case *c)
 		mc_buf_printf(&t, "\nseen:\n%s\n", c->seen);
 	if (c->timeline != NULL)
 		put_timeline(&t, c->timeline);
+	if (c->n_attempts > 0) {
+		mc_buf_printf(&t, "\nattempts (%zu, none passed):\n", c->n_attempts);
+		for (size_t i = 0; i < c->n_attempts; i++) {
+			mc_buf_printf(&t, "  %zu. %s after %.3f s: ", i + 1, mc_status_name(c->attempts[i].status),
+				      secs(c->attempts[i].duration));
+			put_line(&t, c->attempts[i].reason, ATTEMPT_REASON_MAX);
+			mc_buf_puts(&t, "\n");
+		}
+	}
 	if (c->n_evidence > 0) {
 		mc_buf_puts(&t, "\nevidence:\n");
 		for (size_t i = 0; i < c->n_evidence; i++)
@@ -194,9 +217,9 @@ put_details(struct mc_buf *b, const struct mc_case *c)
 }
 
 /*
- * Appends the system-out of a case: its measurements, and for a pass what
- * was seen (a failure carries it in its body). Nothing when there is
- * neither.
+ * Appends the system-out of a case: that it was flaky, its measurements,
+ * and for a pass what was seen (a failure carries it in its body). Nothing
+ * when there is none of these.
  */
 static void
 put_system_out(struct mc_buf *b, const struct mc_case *c)
@@ -204,10 +227,13 @@ put_system_out(struct mc_buf *b, const struct mc_case *c)
 	bool seen = c->status == MC_RESULT_PASS && c->seen != NULL;
 	struct mc_buf t;
 
-	if (c->n_measures == 0 && !seen)
+	if (c->n_measures == 0 && !seen && !c->flaky)
 		return;
 	mc_buf_init(&t, SIZE_MAX);
 	mc_buf_append(&t, "", 0);
+	if (c->flaky)
+		mc_buf_printf(&t, "FLAKY: passed on attempt %zu, after %zu failed\n%s", c->n_attempts,
+			      c->n_attempts > 0 ? c->n_attempts - 1 : 0, c->n_measures > 0 ? "\n" : "");
 	for (size_t i = 0; i < c->n_measures; i++)
 		mc_buf_printf(&t, "%s = %g%s%s\n", c->measures[i].name != NULL ? c->measures[i].name : "",
 			      c->measures[i].value, c->measures[i].unit != NULL ? " " : "",
@@ -221,30 +247,79 @@ put_system_out(struct mc_buf *b, const struct mc_case *c)
 }
 
 /*
+ * Appends attempt i of a case (not its last) as a Surefire rerun element:
+ * <tag message="reason" type="check"><stackTrace>text</stackTrace></tag>,
+ * the text saying which attempt it was, its outcome, its duration and its
+ * reason.
+ */
+static void
+put_attempt(struct mc_buf *b, const char *tag, const struct mc_case *c, size_t i)
+{
+	const struct mc_attempt *a = &c->attempts[i];
+	struct mc_buf t;
+
+	mc_buf_printf(b, "      <%s", tag);
+	put_attr_max(b, "message", a->reason, MESSAGE_MAX);
+	put_attr(b, "type", c->check);
+	mc_buf_puts(b, "><stackTrace>");
+	mc_buf_init(&t, SIZE_MAX);
+	mc_buf_printf(&t, "attempt %zu of %zu: %s after %.3f s\n%s\n", i + 1, c->n_attempts,
+		      mc_status_name(a->status), secs(a->duration), a->reason != NULL ? a->reason : "");
+	put_esc(b, t.data);
+	mc_buf_free(&t);
+	mc_buf_printf(b, "</stackTrace></%s>\n", tag);
+}
+
+/* Appends a tag element for each attempt before the last whose outcome is st. */
+static void
+put_attempts(struct mc_buf *b, const char *tag, const struct mc_case *c, enum mc_status st)
+{
+	for (size_t i = 0; i + 1 < c->n_attempts; i++)
+		if (c->attempts[i].status == st)
+			put_attempt(b, tag, c, i);
+}
+
+/* Appends the <failure> or <error> of a case (tag), with a one-line message, the check kind as type and the details. */
+static void
+put_outcome(struct mc_buf *b, const char *tag, const struct mc_case *c)
+{
+	mc_buf_printf(b, "      <%s", tag);
+	put_attr_max(b, "message", c->reason, MESSAGE_MAX);
+	put_attr(b, "type", c->check);
+	mc_buf_puts(b, ">");
+	put_details(b, c);
+	mc_buf_printf(b, "</%s>\n", tag);
+}
+
+/*
  * Appends one testcase: a FAIL gets <failure>, an ERROR <error> (both with
  * a one-line message, the check kind as type and the details as body), a
- * SKIP <skipped message="reason"/>, a PASS nothing but its system-out.
+ * SKIP <skipped message="reason"/>, a PASS nothing but its system-out;
+ * earlier attempts as flaky or rerun elements (see the top of the file).
  */
 static void
 put_case(struct mc_buf *b, const struct mc_suite *s, const struct mc_case *c)
 {
-	const char *tag = c->status == MC_RESULT_FAIL ? "failure" : "error";
-
 	mc_buf_puts(b, "    <testcase");
 	put_attr(b, "classname", s->name);
 	put_attr(b, "name", c->name);
 	mc_buf_printf(b, " time=\"%.3f\">\n", secs(c->duration));
 	switch (c->status) {
 	case MC_RESULT_PASS:
+		if (c->flaky) {
+			put_attempts(b, "flakyFailure", c, MC_RESULT_FAIL);
+			put_attempts(b, "flakyError", c, MC_RESULT_ERROR);
+		}
 		break;
 	case MC_RESULT_FAIL:
+		put_outcome(b, "failure", c);
+		put_attempts(b, "rerunFailure", c, MC_RESULT_FAIL);
+		put_attempts(b, "rerunError", c, MC_RESULT_ERROR);
+		break;
 	case MC_RESULT_ERROR:
-		mc_buf_printf(b, "      <%s", tag);
-		put_attr_max(b, "message", c->reason, MESSAGE_MAX);
-		put_attr(b, "type", c->check);
-		mc_buf_puts(b, ">");
-		put_details(b, c);
-		mc_buf_printf(b, "</%s>\n", tag);
+		put_attempts(b, "rerunFailure", c, MC_RESULT_FAIL);
+		put_outcome(b, "error", c);
+		put_attempts(b, "rerunError", c, MC_RESULT_ERROR);
 		break;
 	case MC_RESULT_SKIP:
 		mc_buf_puts(b, "      <skipped");

@@ -63,6 +63,15 @@ int mc_report_write_junit(const struct mc_run *run, const char *path, char *err,
 /* The HTML text (caller frees); mc_report_write_html writes it. */
 char *mc_report_html_text(const struct mc_run *run);
 int mc_report_write_html(const struct mc_run *run, const char *path, char *err, size_t errlen);
+/* The same with an extra section (HTML the caller wrote and escaped) after the run's facts. */
+char *mc_report_html_text_with(const struct mc_run *run, const char *section);
+int mc_report_write_html_with(const struct mc_run *run, const char *path, const char *section, char *err,
+			      size_t errlen);
+/* A policy matrix suite (policy cases named "SOURCE -> DESTINATION") as a grid; nothing for other suites. */
+struct mc_suite;
+struct mc_buf;
+bool mc_html_is_matrix(const struct mc_suite *s);
+void mc_html_matrix(struct mc_buf *b, const struct mc_suite *s);
 
 /*
  * Escaping used by the writers, exported for tests. Both return a new string

@@ -1053,6 +1053,238 @@ START_TEST(timeline_odd_values_stay_well_formed)
 }
 END_TEST
 
+/*
+ * A run with retried cases: "flaky" failed once (with hostile text) then
+ * passed; "flaky-err" errored, failed, then passed; "always" failed all
+ * three attempts; "always-err" failed, then errored; "plain" passed at once.
+ */
+static struct mc_run *
+flaky_run(void)
+{
+	struct mc_run *run = mc_run_new("f1", "local");
+	struct mc_suite *s = mc_run_add_suite(run, "mesh", "suites/mesh.json");
+	struct mc_case *c;
+
+	c = mc_suite_add_case(s, "flaky", "reach");
+	mc_case_add_attempt(c, MC_RESULT_FAIL, "expected 200, saw 503 " HOSTILE_VALID, 0.1);
+	mc_case_add_attempt(c, MC_RESULT_PASS, NULL, 0.2);
+	mc_case_set(c, MC_RESULT_PASS, NULL);
+	c->flaky = true;
+	c->duration = 0.3;
+	c = mc_suite_add_case(s, "flaky-err", "reach");
+	mc_case_add_attempt(c, MC_RESULT_ERROR, "connect: refused", 0.01);
+	mc_case_add_attempt(c, MC_RESULT_FAIL, "expected 200, saw 502", 0.02);
+	mc_case_add_attempt(c, MC_RESULT_PASS, NULL, 0.03);
+	mc_case_set(c, MC_RESULT_PASS, NULL);
+	c->flaky = true;
+	c->duration = 0.06;
+	c = mc_suite_add_case(s, "always", "chain");
+	mc_case_add_attempt(c, MC_RESULT_FAIL, "r1", 1);
+	mc_case_add_attempt(c, MC_RESULT_FAIL, "r2", 2);
+	mc_case_add_attempt(c, MC_RESULT_FAIL, "r3", 3);
+	mc_case_set(c, MC_RESULT_FAIL, "r3");
+	c->duration = 6;
+	c = mc_suite_add_case(s, "always-err", "chain");
+	mc_case_add_attempt(c, MC_RESULT_FAIL, "f1", 0.5);
+	mc_case_add_attempt(c, MC_RESULT_ERROR, "e2", 0.5);
+	mc_case_set(c, MC_RESULT_ERROR, "e2");
+	c->duration = 1;
+	c = mc_suite_add_case(s, "plain", "chain");
+	mc_case_set(c, MC_RESULT_PASS, NULL);
+	run->end = run->start + 8;
+	return run;
+}
+
+START_TEST(junit_flaky_as_surefire_writes_reruns)
+{
+	struct mc_run *run = flaky_run();
+	struct out o = out_new();
+	char *v;
+
+	write_all(run, &o);
+	t_xml_wellformed(o.junit);
+	/* Flaky cases are passes: the counts hold one failure (always) and one error (always-err). */
+	ck_assert_int_eq(t_xpath_num(o.junit, "number(/testsuites/@tests)"), 5);
+	ck_assert_int_eq(t_xpath_num(o.junit, "number(/testsuites/@failures)"), 1);
+	ck_assert_int_eq(t_xpath_num(o.junit, "number(/testsuites/@errors)"), 1);
+	ck_assert_int_eq(t_xpath_num(o.junit, "number(/testsuites/testsuite/@failures)"), 1);
+	ck_assert_int_eq(t_xpath_num(o.junit, "count(//testcase[@name='flaky' or @name='flaky-err']"
+					      "/*[self::failure or self::error or self::rerunFailure or self::rerunError])"), 0);
+	/*
+	 * One flakyFailure per failed attempt, its text in stackTrace; the pass adds nothing else.
+	 * (xmllint writes the carriage return of the text back as a character reference.)
+	 */
+	v = t_xpath(o.junit, "//testcase[@name='flaky']");
+	ck_assert_str_eq(v,
+		"<testcase classname=\"mesh\" name=\"flaky\" time=\"0.300\">\n"
+		"      <flakyFailure message=\"expected 200, saw 503 &lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; "
+		"&quot;q&quot; 'a' \\x01\\x1B[31m\\x7F Gr\xc3\xbc\xc3\x9f" "e \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac "
+		"\xf0\x9f\x9a\x80 end\" type=\"reach\"><stackTrace>attempt 1 of 2: fail after 0.100 s\n"
+		"expected 200, saw 503 &lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; \"q\" 'a' "
+		"\\x01\\x1B[31m\\x7F\t&#13;\n Gr\xc3\xbc\xc3\x9f" "e \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac "
+		"\xf0\x9f\x9a\x80 end\n</stackTrace></flakyFailure>\n"
+		"      <system-out>FLAKY: passed on attempt 2, after 1 failed\n</system-out>\n"
+		"    </testcase>");
+	free(v);
+	/* An errored attempt is a flakyError, after the flakyFailures as the schema orders them. */
+	v = t_xpath(o.junit, "//testcase[@name='flaky-err']");
+	ck_assert_str_eq(v,
+		"<testcase classname=\"mesh\" name=\"flaky-err\" time=\"0.060\">\n"
+		"      <flakyFailure message=\"expected 200, saw 502\" type=\"reach\"><stackTrace>attempt 2 of 3: "
+		"fail after 0.020 s\nexpected 200, saw 502\n</stackTrace></flakyFailure>\n"
+		"      <flakyError message=\"connect: refused\" type=\"reach\"><stackTrace>attempt 1 of 3: "
+		"error after 0.010 s\nconnect: refused\n</stackTrace></flakyError>\n"
+		"      <system-out>FLAKY: passed on attempt 3, after 2 failed\n</system-out>\n"
+		"    </testcase>");
+	free(v);
+	/* Failed every attempt: the failure (the last attempt's) lists them; the earlier ones are reruns. */
+	v = t_xpath(o.junit, "//testcase[@name='always']");
+	ck_assert_str_eq(v,
+		"<testcase classname=\"mesh\" name=\"always\" time=\"6.000\">\n"
+		"      <failure message=\"r3\" type=\"chain\">r3\n\nattempts (3, none passed):\n"
+		"  1. fail after 1.000 s: r1\n  2. fail after 2.000 s: r2\n  3. fail after 3.000 s: r3\n</failure>\n"
+		"      <rerunFailure message=\"r1\" type=\"chain\"><stackTrace>attempt 1 of 3: fail after 1.000 s\n"
+		"r1\n</stackTrace></rerunFailure>\n"
+		"      <rerunFailure message=\"r2\" type=\"chain\"><stackTrace>attempt 2 of 3: fail after 2.000 s\n"
+		"r2\n</stackTrace></rerunFailure>\n"
+		"    </testcase>");
+	free(v);
+	/* Ended in an error: rerunFailure comes before error, as the schema orders them. */
+	v = t_xpath(o.junit, "//testcase[@name='always-err']");
+	ck_assert_str_eq(v,
+		"<testcase classname=\"mesh\" name=\"always-err\" time=\"1.000\">\n"
+		"      <rerunFailure message=\"f1\" type=\"chain\"><stackTrace>attempt 1 of 2: fail after 0.500 s\n"
+		"f1\n</stackTrace></rerunFailure>\n"
+		"      <error message=\"e2\" type=\"chain\">e2\n\nattempts (2, none passed):\n"
+		"  1. fail after 0.500 s: f1\n  2. error after 0.500 s: e2\n</error>\n"
+		"    </testcase>");
+	free(v);
+	ck_assert_int_eq(t_xpath_num(o.junit, "count(//testcase[@name='plain']/*)"), 0);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+START_TEST(json_flaky_and_attempts)
+{
+	struct mc_run *run = flaky_run();
+	struct out o = out_new();
+	cJSON *j, *cases, *c, *a, *e;
+	char *want;
+
+	write_all(run, &o);
+	j = read_json(o.json);
+	expect_summary(jget(j, "summary"), 5, 3, 1, 0, 1);
+	ck_assert_int_eq(jnum(jget(j, "summary"), "flaky"), 2);
+	ck_assert_int_eq(jnum(jget(cJSON_GetArrayItem(jget(j, "suites"), 0), "summary"), "flaky"), 2);
+	cases = jget(cJSON_GetArrayItem(jget(j, "suites"), 0), "cases");
+	c = cJSON_GetArrayItem(cases, 0);
+	ck_assert_str_eq(jstr(c, "status"), "pass");
+	ck_assert(cJSON_IsTrue(jget(c, "flaky")));
+	ck_assert(cJSON_IsNull(jget(c, "reason")));
+	a = jget(c, "attempts");
+	ck_assert_int_eq(cJSON_GetArraySize(a), 2);
+	e = cJSON_GetArrayItem(a, 0);
+	ck_assert_str_eq(jstr(e, "status"), "fail");
+	want = mc_utf8_sanitize("expected 200, saw 503 " HOSTILE_VALID);
+	ck_assert_str_eq(jstr(e, "reason"), want);
+	free(want);
+	ck_assert_double_eq_tol(jget(e, "duration_s")->valuedouble, 0.1, 1e-9);
+	e = cJSON_GetArrayItem(a, 1);
+	ck_assert_str_eq(jstr(e, "status"), "pass");
+	ck_assert(cJSON_IsNull(jget(e, "reason")));
+	ck_assert_double_eq_tol(jget(e, "duration_s")->valuedouble, 0.2, 1e-9);
+	c = cJSON_GetArrayItem(cases, 1);
+	ck_assert(cJSON_IsTrue(jget(c, "flaky")));
+	ck_assert_str_eq(jstr(cJSON_GetArrayItem(jget(c, "attempts"), 0), "status"), "error");
+	c = cJSON_GetArrayItem(cases, 2);
+	ck_assert_str_eq(jstr(c, "status"), "fail");
+	ck_assert(cJSON_IsFalse(jget(c, "flaky")));
+	ck_assert_int_eq(cJSON_GetArraySize(jget(c, "attempts")), 3);
+	ck_assert_str_eq(jstr(cJSON_GetArrayItem(jget(c, "attempts"), 1), "reason"), "r2");
+	/* A case run once: flaky false and no attempts. */
+	c = cJSON_GetArrayItem(cases, 4);
+	ck_assert(cJSON_IsFalse(jget(c, "flaky")));
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(c, "attempts"));
+	cJSON_Delete(j);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+START_TEST(html_flaky_is_marked)
+{
+	struct mc_run *run = flaky_run();
+	struct out o = out_new();
+	char *html, *row, *d, *end;
+
+	write_all(run, &o);
+	html = t_read(o.html);
+	/* No failure among the final outcomes of the flaky cases, but the run failed for "always". */
+	ck_assert_ptr_nonnull(strstr(html, "meshcheck run: FAILED"));
+	/* The label has its own colour and says FLAKY in words. */
+	ck_assert_ptr_nonnull(strstr(html, ".st.flaky{background:"));
+	ck_assert_ptr_nonnull(strstr(html, "<span><span class=\"st flaky\">FLAKY</span> 2 (passed, counted in PASS)</span>"));
+	ck_assert_ptr_nonnull(strstr(html, "<span class=\"st pass\">PASS</span> 3</span>"));
+	ck_assert_ptr_nonnull(strstr(html, "<div class=\"flakynote\"><span class=\"st flaky\">FLAKY</span> "
+					   "<strong>2 case(s) passed only on a retry.</strong>"));
+	ck_assert_ptr_nonnull(strstr(html, "<span>3 passed</span><span>2 flaky</span><span>1 failed</span>"));
+	ck_assert_ptr_nonnull(strstr(html, "aria-label=\"3 passed (2 of them flaky), 1 failed, 0 skipped, 1 errors\""));
+	row = html_row(html, ">flaky<");
+	ck_assert_ptr_nonnull(strstr(row, "<tr class=\"pass flaky\">"));
+	ck_assert_ptr_nonnull(strstr(row, "<span class=\"st pass\">PASS</span> <span class=\"st flaky\">FLAKY</span>"));
+	ck_assert_ptr_nonnull(strstr(row, "flaky: passed on attempt 2, after 1 failed (last: fail: expected 200, saw 503 "
+					  "&lt;script&gt;"));
+	free(row);
+	row = html_row(html, ">always<");
+	ck_assert_ptr_nonnull(strstr(row, "<tr class=\"fail\">"));
+	ck_assert_ptr_null(strstr(row, "FLAKY"));
+	ck_assert_ptr_nonnull(strstr(row, "r3 (no pass in 3 attempts)"));
+	free(row);
+	row = html_row(html, ">plain<");
+	ck_assert_ptr_null(strstr(row, "FLAKY"));
+	free(row);
+	/* The flaky case's details are open and list its attempts. */
+	d = strstr(html, "<details id=\"s0c0\" open><summary><span class=\"st pass\">PASS</span> "
+			 "<span class=\"st flaky\">FLAKY</span> flaky</summary>");
+	ck_assert_ptr_nonnull(d);
+	end = strstr(d, "</details>");
+	ck_assert_ptr_nonnull(end);
+	*end = '\0';
+	ck_assert_ptr_nonnull(strstr(d, "Passed on attempt 2, after 1 failed attempt(s):"));
+	ck_assert_ptr_nonnull(strstr(d, "<tr><td class=\"num\">1</td><td><span class=\"st fail\">FAIL</span></td>"
+					"<td class=\"num\">0.10 s</td><td>expected 200, saw 503 &lt;script&gt;alert(1)"));
+	ck_assert_ptr_nonnull(strstr(d, "<tr><td class=\"num\">2</td><td><span class=\"st pass\">PASS</span></td>"
+					"<td class=\"num\">0.20 s</td><td></td></tr>"));
+	*end = '<';
+	ck_assert_ptr_nonnull(strstr(html, "No pass in 3 attempts:"));
+	ck_assert_ptr_nonnull(strstr(html, "<details id=\"s0c4\">"));
+	ck_assert_ptr_null(strstr(html, "<script"));
+	expect_self_contained(html);
+	free(html);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
+/* A run without flaky cases shows a zero count and no note. */
+START_TEST(html_no_flaky_note_without_flaky)
+{
+	struct mc_run *run = hostile_run();
+	struct out o = out_new();
+	char *html;
+
+	write_all(run, &o);
+	html = t_read(o.html);
+	ck_assert_ptr_nonnull(strstr(html, "<span class=\"st flaky\">FLAKY</span> 0 (passed, counted in PASS)"));
+	ck_assert_ptr_null(strstr(html, "class=\"flakynote\""));
+	ck_assert_ptr_null(strstr(html, "tr class=\"pass flaky\""));
+	free(html);
+	mc_run_free(run);
+	out_free(&o);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1075,6 +1307,10 @@ main(void)
 	tcase_add_test(tc, timeline_junit_failure_text);
 	tcase_add_test(tc, timeline_junit_text_is_bounded);
 	tcase_add_test(tc, timeline_odd_values_stay_well_formed);
+	tcase_add_test(tc, junit_flaky_as_surefire_writes_reruns);
+	tcase_add_test(tc, json_flaky_and_attempts);
+	tcase_add_test(tc, html_flaky_is_marked);
+	tcase_add_test(tc, html_no_flaky_note_without_flaky);
 	suite_add_tcase(s, tc);
 	return t_main(s);
 }

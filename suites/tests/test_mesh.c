@@ -566,6 +566,46 @@ assert_default_report(cJSON *j, const char *out, bool can_capture, size_t n, con
 	ck_assert_int_eq(cJSON_GetObjectItem(j, "exit_code")->valueint, 0);
 }
 
+/*
+ * The run's certification bundle verifies; a copy with one byte of one
+ * member changed (report.json's, inside the archive) does not.
+ */
+static void
+assert_bundle_verifies_and_tamper_fails(struct ws *w, const char *run_id)
+{
+	char *bundle, *copy, *out = NULL, *data = NULL, *at;
+	size_t len = 0;
+	int rc;
+
+	ck_assert_ptr_nonnull(run_id);
+	bundle = mc_xasprintf("%s/meshcheck-%s.tar", w->out_dir, run_id);
+	copy = mc_xasprintf("%s/tampered.tar", w->tmp);
+	{
+		char *args[] = {(char *)bin, "verify-bundle", bundle, NULL};
+
+		rc = t_run(args, &out);
+		ck_assert_msg(rc == 0, "verify-bundle: exit %d\n%s", rc, out);
+		ck_assert_msg(strstr(out, "OK: ") != NULL, "%s", out);
+		free(out);
+	}
+	ck_assert_int_eq(mc_file_read(bundle, 256u << 20, &data, &len, NULL, 0), 0);
+	/* The first verdict in the archive's data flipped from pass to fail, as a forger would. */
+	at = memmem(data, len, "\"pass\"", 6);
+	ck_assert_msg(at != NULL, "no verdict found in the archive");
+	memcpy(at + 1, "fail", 4);
+	ck_assert_int_eq(mc_file_write(copy, data, len, 0644, NULL, 0), 0);
+	{
+		char *args[] = {(char *)bin, "verify-bundle", copy, NULL};
+
+		rc = t_run(args, &out);
+		ck_assert_msg(rc == 1, "a tampered bundle: exit %d\n%s", rc, out);
+		free(out);
+	}
+	free(data);
+	free(bundle);
+	free(copy);
+}
+
 /* The default suites pass against the local mesh, and the run leaves nothing behind. */
 START_TEST(default_suites_pass)
 {
@@ -584,6 +624,7 @@ START_TEST(default_suites_pass)
 	}
 	args[n++] = "--out";
 	args[n++] = w.out_dir;
+	args[n++] = "--certify";
 	args[n] = NULL;
 	if (geteuid() != 0)
 		printf("SKIP: default_suites_pass: not root, so the wire cases must be skipped rather than pass\n");
@@ -600,6 +641,7 @@ START_TEST(default_suites_pass)
 	ck_assert_msg(wt.n_slots >= 1, "no address slot seen");
 	ck_assert_msg(wt.n_procs >= 28, "only %zu processes of the mesh seen", wt.n_procs);
 	assert_nothing_left(&wt, &w, "normal run");
+	assert_bundle_verifies_and_tamper_fails(&w, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "run"), "id")));
 	cJSON_Delete(j);
 	free(out);
 	for (size_t i = 0; i < N_DEFAULT; i++)
@@ -625,11 +667,13 @@ START_TEST(policy_matrix_widened_rule_fails_exactly_its_cells)
 	ws_init(&w);
 	/* As shipped: every cell passes. */
 	{
-		char *args[] = {(char *)bin, "run", "--suite", src, "--out", w.out_dir, "-q", NULL};
+		char *first = mc_xasprintf("%s/first", w.tmp);
+		char *args[] = {(char *)bin, "run", "--suite", src, "--out", first, "-q", NULL};
 
 		rc = t_run(args, &out);
 		ck_assert_msg(rc == 0, "the shipped matrix: exit %d\n%s", rc, out);
 		free(out);
+		free(first);
 	}
 	cJSON_AddTrueToObject(cJSON_GetObjectItem(doc, "mesh"), "drop_authorization");
 	text = cJSON_Print(doc);
@@ -652,6 +696,35 @@ START_TEST(policy_matrix_widened_rule_fails_exactly_its_cells)
 	}
 	ck_assert_int_eq(failed, 2);
 	ck_assert_int_ge(total, 10);
+	/* The two runs' diff lists exactly those two cases and their two cells, and says it regressed. */
+	{
+		char *old_json = mc_xasprintf("%s/first/report.json", w.tmp);
+		char *args[] = {(char *)bin, "diff", old_json, w.json, "--json", NULL};
+		cJSON *d, *x;
+		int nc = 0, ncell = 0;
+
+		free(out);
+		rc = t_run(args, &out);
+		ck_assert_msg(rc == 1, "diff: exit %d\n%s", rc, out);
+		d = cJSON_Parse(out);
+		ck_assert_msg(d != NULL, "diff --json is not JSON:\n%s", out);
+		cJSON_ArrayForEach(x, cJSON_GetObjectItem(d, "cases")) {
+			const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(x, "case"));
+
+			ck_assert_msg(n != NULL && (strcmp(n, affected[0]) == 0 || strcmp(n, affected[1]) == 0), "case %s", n);
+			nc++;
+		}
+		cJSON_ArrayForEach(x, cJSON_GetObjectItem(d, "cells")) {
+			const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(x, "case"));
+
+			ck_assert_msg(n != NULL && (strcmp(n, affected[0]) == 0 || strcmp(n, affected[1]) == 0), "cell of %s", n);
+			ncell++;
+		}
+		ck_assert_int_eq(nc, 2);
+		ck_assert_int_eq(ncell, 2);
+		cJSON_Delete(d);
+		free(old_json);
+	}
 	cJSON_Delete(j);
 	cJSON_Delete(doc);
 	free(text);
