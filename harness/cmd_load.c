@@ -29,35 +29,6 @@ on_signal(int sig)
 	load_stop = sig;
 }
 
-/*
- * Parses a duration into seconds: what mc_duration_parse takes ("5s",
- * "1m30s"), plus milliseconds ("250ms") and decimal seconds ("0.5", "1.5s").
- */
-static int
-parse_seconds(const char *s, double *out)
-{
-	size_t n = strlen(s);
-	long whole;
-	char *end;
-	double v;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		v = strtod(s, &end);
-		if (end != s + n - 2 || !(v >= 0) || !isfinite(v))
-			return -EINVAL;
-		*out = v / 1000;
-		return 0;
-	}
-	if (mc_duration_parse(s, &whole) == 0) {
-		*out = (double)whole;
-		return 0;
-	}
-	v = strtod(s, &end);
-	if (end == s || !(v >= 0) || !isfinite(v) || (*end != '\0' && strcmp(end, "s") != 0))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 static void
 progress(const struct mc_load_progress *p, void *arg)
@@ -205,7 +176,7 @@ parse_int(const char *name, const char *arg, long long lo, long long hi, long lo
 static bool
 parse_dur(const char *name, const char *arg, double *out)
 {
-	if (parse_seconds(arg, out) < 0) {
+	if (mc_seconds_parse(arg, out) < 0) {
 		fprintf(stderr, "meshcheck load: %s takes a duration such as 5s, 250ms or 1m, not \"%s\"\n", name, arg);
 		return false;
 	}

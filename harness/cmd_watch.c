@@ -114,37 +114,11 @@ load_thread(void *arg)
 	return NULL;
 }
 
-/* Seconds as mc_duration_parse takes them ("5s", "1m30s"), plus "250ms" and decimals ("0.5", "1.5s"). */
-static int
-parse_seconds(const char *s, double *out)
-{
-	size_t n = strlen(s);
-	long whole;
-	char *end;
-	double v;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		v = strtod(s, &end);
-		if (end != s + n - 2 || !(v >= 0) || !isfinite(v))
-			return -EINVAL;
-		*out = v / 1000;
-		return 0;
-	}
-	if (mc_duration_parse(s, &whole) == 0) {
-		*out = (double)whole;
-		return 0;
-	}
-	v = strtod(s, &end);
-	if (end == s || !(v >= 0) || !isfinite(v) || (*end != '\0' && strcmp(end, "s") != 0))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 static bool
 parse_dur(const char *name, const char *arg, double min, double *out)
 {
-	if (parse_seconds(arg, out) < 0 || *out < min) {
+	if (mc_seconds_parse(arg, out) < 0 || *out < min) {
 		if (min > 0)
 			fprintf(stderr, "meshcheck watch: %s takes a duration of at least %g ms such as 5s, 250ms or 1m, not \"%s\"\n",
 				name, min * 1000, arg);

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <ftw.h>
@@ -378,4 +379,30 @@ bool
 mc_glob_match(const char *pattern, const char *s)
 {
 	return fnmatch(pattern, s, 0) == 0;
+}
+
+int
+mc_seconds_parse(const char *s, double *out)
+{
+	size_t n = strlen(s);
+	long whole;
+	char *end;
+	double v;
+
+	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+		v = strtod(s, &end);
+		if (end != s + n - 2 || !(v >= 0) || !isfinite(v))
+			return -EINVAL;
+		*out = v / 1000;
+		return 0;
+	}
+	if (mc_duration_parse(s, &whole) == 0) {
+		*out = (double)whole;
+		return 0;
+	}
+	v = strtod(s, &end);
+	if (end == s || !(v >= 0) || !isfinite(v) || (*end != '\0' && strcmp(end, "s") != 0))
+		return -EINVAL;
+	*out = v;
+	return 0;
 }

@@ -65,6 +65,8 @@ void mc_time_iso8601(double t, char *out, size_t outlen);
  * seconds. Returns 0 or -EINVAL.
  */
 int mc_duration_parse(const char *s, long *seconds);
+/* Seconds from what mc_duration_parse takes ("5s", "1m30s"), milliseconds ("250ms") or decimals ("0.5", "1.5s"); 0 or -EINVAL. */
+int mc_seconds_parse(const char *s, double *out);
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer the caller frees. */
 int mc_file_read(const char *path, size_t max, char **out, size_t *outlen, char *err, size_t errlen);
