@@ -611,7 +611,7 @@ START_TEST(default_suites_pass)
 {
 	struct ws w;
 	struct watch wt;
-	char *paths[N_DEFAULT], *args[2 * N_DEFAULT + 4], *out;
+	char *paths[N_DEFAULT], *args[2 * N_DEFAULT + 6], *out;
 	int n = 0, rc, ready = 0;
 	cJSON *j;
 
