@@ -45,13 +45,10 @@ setup(void)
 	tmp = t_tmpdir();
 	logpath = mc_xasprintf("%s/kube.log", tmp);
 	evidence = mc_xasprintf("%s/evidence", tmp);
-	setenv("MC_KUBECTL", KUBE_TESTDIR "/fake-kubectl", 1);
-	setenv("MC_ISTIOCTL", KUBE_TESTDIR "/fake-istioctl", 1);
-	setenv("FAKE_KUBE_LOG", logpath, 1);
+	kt_fake_tools(logpath);
 	setenv("FAKE_KUBE_STATE", tmp, 1);
 	unsetenv("FAKE_KUBE_POD_WAITING");
 	unsetenv("FAKE_KUBE_PCAP_BYTES");
-	unsetenv("FAKE_KUBE_NO_FILTER");
 }
 
 static void

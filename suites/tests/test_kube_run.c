@@ -21,11 +21,8 @@
 #include <cjson/cJSON.h>
 
 #include "e2eutil.h"
+#include "kubetest.h"
 #include "nginx.h"
-
-#ifndef KUBE_TESTDIR
-#define KUBE_TESTDIR "harness/tests/kube"
-#endif
 
 static const char *bin;
 
@@ -41,9 +38,7 @@ kws_init(struct kws *k)
 	ws_init(&k->w);
 	k->log = mc_xasprintf("%s/kube.log", k->w.tmp);
 	k->suite = NULL;
-	setenv("MC_KUBECTL", KUBE_TESTDIR "/fake-kubectl", 1);
-	setenv("MC_ISTIOCTL", KUBE_TESTDIR "/fake-istioctl", 1);
-	setenv("FAKE_KUBE_LOG", k->log, 1);
+	kt_fake_tools(k->log);
 	setenv("FAKE_KUBE_STATE", k->w.tmp, 1);
 	unsetenv("FAKE_KUBE_DIR");
 	unsetenv("FAKE_KUBE_SLOW_EXEC");
