@@ -155,28 +155,6 @@ tsrv_drop(struct tsrv_conn *c, bool reset)
 	c->len = 0;
 }
 
-/* Length of the first complete request in buf, or 0 when more must arrive. */
-static size_t
-tsrv_request_len(const char *buf, size_t len)
-{
-	const char *end = memmem(buf, len, "\r\n\r\n", 4), *p;
-	size_t head, body = 0;
-
-	if (end == NULL)
-		return 0;
-	head = (size_t)(end - buf) + 4;
-	for (p = buf; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		if (strncasecmp(p, "Content-Length:", 15) == 0)
-			body = strtoul(p + 15, NULL, 10);
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	return len >= head + body ? head + body : 0;
-}
-
 static void
 tsrv_read(struct tsrv *s, struct tsrv_conn *c)
 {
@@ -188,7 +166,7 @@ tsrv_read(struct tsrv *s, struct tsrv_conn *c)
 		return;
 	}
 	c->len += (size_t)r;
-	while ((n = tsrv_request_len(c->buf, c->len)) > 0) {
+	while ((n = t_http_request_len(c->buf, c->len)) > 0) {
 		int seq = atomic_fetch_add(&s->requests, 1) + 1;
 
 		pthread_mutex_lock(&s->lock);

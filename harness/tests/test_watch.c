@@ -91,27 +91,6 @@ dsrv_listen(int *port)
 	return fd;
 }
 
-static size_t
-dsrv_request_len(const char *buf, size_t len)
-{
-	const char *end = memmem(buf, len, "\r\n\r\n", 4), *p;
-	size_t head, body = 0;
-
-	if (end == NULL)
-		return 0;
-	head = (size_t)(end - buf) + 4;
-	for (p = buf; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		if (strncasecmp(p, "Content-Length:", 15) == 0)
-			body = strtoul(p + 15, NULL, 10);
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	return len >= head + body ? head + body : 0;
-}
-
 static void
 dsrv_close(struct dsrv_conn *c)
 {
@@ -131,7 +110,7 @@ dsrv_read(struct dsrv *s, struct dsrv_conn *c)
 		return;
 	}
 	c->len += (size_t)r;
-	while ((n = dsrv_request_len(c->buf, c->len)) > 0) {
+	while ((n = t_http_request_len(c->buf, c->len)) > 0) {
 		atomic_fetch_add(&s->requests, 1);
 		if (write(c->fd, dsrv_answer, sizeof(dsrv_answer) - 1) != (ssize_t)sizeof(dsrv_answer) - 1) {
 			dsrv_close(c);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +91,28 @@ t_main(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? 0 : 1;
+}
+
+/* Length of the first complete HTTP/1 request in buf (head and Content-Length body), or 0 when more must arrive. */
+static inline size_t
+t_http_request_len(const char *buf, size_t len)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4), *p;
+	size_t head, body = 0;
+
+	if (end == NULL)
+		return 0;
+	head = (size_t)(end - buf) + 4;
+	for (p = buf; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (strncasecmp(p, "Content-Length:", 15) == 0)
+			body = strtoul(p + 15, NULL, 10);
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return len >= head + body ? head + body : 0;
 }
 
 #endif
