@@ -1008,6 +1008,16 @@ kube_send(struct mc_target *t, const struct mc_endpoint *ep, const struct mc_pro
 	return rc;
 }
 
+/* The pod behind an endpoint kube_endpoint handed out (a workload's), or NULL. */
+static const struct kpod *
+pod_of_endpoint(const struct mc_endpoint *ep)
+{
+	for (size_t i = 0; ep->via != NULL && i < K.n_pods; i++)
+		if (ep->via == K.pods[i].via || ep->via == K.pods[i].via_local)
+			return &K.pods[i];
+	return NULL;
+}
+
 static int
 kube_chain(struct mc_target *t, const char *server, char **chain_pem, char **root_pem, char *err, size_t errlen)
 {
@@ -1019,10 +1029,7 @@ kube_chain(struct mc_target *t, const char *server, char **chain_pem, char **roo
 	*root_pem = NULL;
 	if ((rc = kube_endpoint(t, server, &ep, err, errlen)) < 0)
 		return rc;
-	for (size_t i = 0; i < K.n_pods; i++)
-		if (ep.via != NULL && (ep.via == K.pods[i].via || ep.via == K.pods[i].via_local))
-			p = &K.pods[i];
-	if (p == NULL)
+	if ((p = pod_of_endpoint(&ep)) == NULL)
 		return mc_err(err, errlen, ENOTSUP, "%s: the kube target reads chains of workloads only", server);
 	{
 		struct mc_kube_chain kc;
@@ -1060,14 +1067,11 @@ kube_capture_start(struct mc_target *t, const char *const *servers, size_t n, co
 	mc_buf_init(&filter, 0);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct mc_endpoint ep;
-		const struct kpod *p = NULL;
+		const struct kpod *p;
 
 		if ((rc = kube_endpoint(t, servers[i], &ep, err, errlen)) < 0)
 			break;
-		for (size_t j = 0; j < K.n_pods; j++)
-			if (ep.via != NULL && (ep.via == K.pods[j].via || ep.via == K.pods[j].via_local))
-				p = &K.pods[j];
-		if (p == NULL || p->ip[0] == '\0') {
+		if ((p = pod_of_endpoint(&ep)) == NULL || p->ip[0] == '\0') {
 			rc = mc_err(err, errlen, ENOTSUP, "%s: captures follow workloads only", servers[i]);
 			break;
 		}
