@@ -128,15 +128,6 @@ continuity_validate(const cJSON *in, const cJSON *ex, const char *where, char *e
 	return 0;
 }
 
-static long
-seconds(const cJSON *obj, const char *key, long def)
-{
-	long l = def;
-
-	(void)mc_field_duration(obj, key, 0, "", &l, NULL, 0);
-	return l;
-}
-
 struct path_run {
 	struct mc_load_options o;
 	struct mc_load_result res;
@@ -229,8 +220,8 @@ continuity_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	const cJSON *in = ctx->def->input, *ex = ctx->def->expect, *paths = cJSON_GetObjectItemCaseSensitive(in, "paths");
 	const cJSON *action = cJSON_GetObjectItemCaseSensitive(in, "action"), *p;
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(action, "command");
-	long rate = mc_json_int(in, "rate", 20), before = seconds(in, "before", 2), after = seconds(in, "after", 2);
-	long timeout = seconds(action, "timeout", 600), max_failed = mc_json_int(ex, "max_failed", 0);
+	long rate = mc_json_int(in, "rate", 20), before = mc_json_seconds(in, "before", 2), after = mc_json_seconds(in, "after", 2);
+	long timeout = mc_json_seconds(action, "timeout", 600), max_failed = mc_json_int(ex, "max_failed", 0);
 	double tol = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ex, "rate_tolerance"))
 			     ? cJSON_GetObjectItemCaseSensitive(ex, "rate_tolerance")->valuedouble
 			     : 0.05;

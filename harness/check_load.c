@@ -77,15 +77,6 @@ load_validate(const cJSON *in, const cJSON *ex, const char *where, char *err, si
 	return 0;
 }
 
-static long
-seconds(const cJSON *obj, const char *key, long def)
-{
-	long l = def;
-
-	(void)mc_field_duration(obj, key, 0, "", &l, NULL, 0);
-	return l;
-}
-
 static void
 load_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 {
@@ -123,8 +114,8 @@ load_run(const struct mc_check_ctx *ctx, struct mc_case *c)
 	o.connections = (int)mc_json_int(in, "connections", 4);
 	o.rate = (double)mc_json_int(in, "rate", 0);
 	o.count = mc_json_int(in, "requests", 0);
-	o.duration = (double)seconds(in, "duration", o.count > 0 ? 300 : 3);
-	o.warmup = (double)seconds(in, "warmup", 0);
+	o.duration = (double)mc_json_seconds(in, "duration", o.count > 0 ? 300 : 3);
+	o.warmup = (double)mc_json_seconds(in, "warmup", 0);
 	o.extract = mc_json_str(in, "extract", NULL);
 	if (o.rate > 0)
 		mc_buf_printf(&expected, "%.0f req/s (open loop, %d connections at most)", o.rate, o.connections);

@@ -169,6 +169,15 @@ mc_json_int(const cJSON *obj, const char *key, long def)
 	return cJSON_IsNumber(v) ? (long)v->valuedouble : def;
 }
 
+long
+mc_json_seconds(const cJSON *obj, const char *key, long def)
+{
+	long l = def;
+
+	(void)mc_field_duration(obj, key, 0, "", &l, NULL, 0);
+	return l;
+}
+
 int
 mc_fields_known(const cJSON *obj, const char *const *allowed, const char *where,
 		char *err, size_t errlen)

@@ -91,6 +91,8 @@ int mc_field_strings(const cJSON *obj, const char *key, int required, const char
 const char *mc_json_str(const cJSON *obj, const char *key, const char *def);
 bool mc_json_bool(const cJSON *obj, const char *key, bool def);
 long mc_json_int(const cJSON *obj, const char *key, long def);
+/* A duration field ("3s", "1m", or a number of seconds) in seconds, else def. */
+long mc_json_seconds(const cJSON *obj, const char *key, long def);
 
 /* Rejects keys of obj that are not in allowed (NULL-terminated): catches typos. */
 int mc_fields_known(const cJSON *obj, const char *const *allowed, const char *where,
