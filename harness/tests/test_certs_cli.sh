@@ -151,23 +151,33 @@ run "verify both sources" 2 "$bin" certs verify --root "$pki/root-cert.pem" --ch
 run "verify no source" 2 "$bin" certs verify --root "$pki/root-cert.pem"
 run "verify bad connect" 2 "$bin" certs verify --root "$pki/root-cert.pem" --connect nohostport
 
-# --connect: refused, then a server that demands a client certificate we do not have.
-port=$(( (($$ % 20000) + 30000) ))
-run "verify --connect refused" 2 "$bin" certs verify --root "$pki/root-cert.pem" --connect "127.0.0.1:$port" \
+# --connect: refused (port 1 on loopback: privileged, nothing listens there), then a server
+# that demands a client certificate we do not have. The server picks its own free port and
+# names it on its ACCEPT line, so no other test's sockets can collide with it.
+run "verify --connect refused" 2 "$bin" certs verify --root "$pki/root-cert.pem" --connect "127.0.0.1:1" \
 	--timeout 2s
 expect "verify --connect refused" err "refused"
 if command -v openssl >/dev/null 2>&1; then
-	openssl s_server -quiet -accept "127.0.0.1:$port" -cert "$tmp/w1/cert.pem" -key "$tmp/w1/key.pem" \
+	# Without -quiet s_server prints its ACCEPT line, and it stops at the end of its
+	# input: give it a pipe this script holds open until the server is killed.
+	mkfifo "$tmp/s_server.in"
+	exec 9<>"$tmp/s_server.in"
+	openssl s_server -accept "127.0.0.1:0" -cert "$tmp/w1/cert.pem" -key "$tmp/w1/key.pem" \
 		-cert_chain "$pki/c1/cert-chain.pem" -CAfile "$pki/root-cert.pem" -Verify 2 -verify_return_error \
-		>/dev/null 2>&1 </dev/null &
+		>"$tmp/s_server.out" 2>&1 <"$tmp/s_server.in" &
 	server_pid=$!
+	port=
 	i=0
-	while [ $i -lt 50 ]; do
-		"$bin" certs verify --root "$pki/root-cert.pem" --connect "127.0.0.1:$port" --timeout 1s >/dev/null 2>&1
-		[ $? -ne 2 ] && break
-		sleep 0.1
+	while [ $i -lt 100 ] && [ -z "$port" ] && kill -0 "$server_pid" 2>/dev/null; do
+		port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$tmp/s_server.out")
+		[ -n "$port" ] || sleep 0.1
 		i=$((i + 1))
 	done
+	if [ -z "$port" ]; then
+		echo "FAIL openssl s_server did not start:"; cat "$tmp/s_server.out"
+		failures=$((failures + 1))
+		port=1
+	fi
 	run "verify --connect (client cert demanded)" 0 "$bin" certs verify --root "$pki/root-cert.pem" \
 		--connect "127.0.0.1:$port" --sni helloworld.sample --save-chain "$tmp/saved.pem" \
 		--expect-spiffe 'spiffe://cluster.local/ns/sample/sa/helloworld'
@@ -179,6 +189,7 @@ if command -v openssl >/dev/null 2>&1; then
 	kill "$server_pid" 2>/dev/null
 	wait "$server_pid" 2>/dev/null
 	server_pid=
+	exec 9<&-
 else
 	echo "skip verify --connect against a server: no openssl command"
 fi

@@ -44,14 +44,16 @@ sleep_s(double s)
  *
  * One thread polls the listener and the connections and answers every
  * request (head, then Content-Length bytes of body) with 200 "ok",
- * keep-alive. At down_at (wall clock) it closes the listener and every
- * connection; at up_at it listens again on the same port.
+ * keep-alive. At down_at (wall clock) it goes down the way a server that
+ * stops gracefully does (dsrv_go_down) and at up_at it listens again on the
+ * same port.
  */
 #define DSRV_CONNS 256
 #define DSRV_BUF 4096
 
 struct dsrv_conn {
 	int fd;
+	unsigned served;  /* requests answered on it */
 	size_t len;
 	char buf[DSRV_BUF];
 };
@@ -97,6 +99,7 @@ dsrv_close(struct dsrv_conn *c)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	c->served = 0;
 }
 
 static void
@@ -112,6 +115,7 @@ dsrv_read(struct dsrv *s, struct dsrv_conn *c)
 	c->len += (size_t)r;
 	while ((n = t_http_request_len(c->buf, c->len)) > 0) {
 		atomic_fetch_add(&s->requests, 1);
+		c->served++;
 		if (write(c->fd, dsrv_answer, sizeof(dsrv_answer) - 1) != (ssize_t)sizeof(dsrv_answer) - 1) {
 			dsrv_close(c);
 			return;
@@ -121,6 +125,72 @@ dsrv_read(struct dsrv *s, struct dsrv_conn *c)
 	}
 	if (c->len == sizeof(c->buf))
 		dsrv_close(c);
+}
+
+/* Accepts what the listener has queued. */
+static void
+dsrv_accept(struct dsrv *s)
+{
+	for (;;) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
+
+		if (fd < 0)
+			return;
+		for (i = 0; i < DSRV_CONNS && s->conns[i].fd >= 0; i++)
+			;
+		if (i < DSRV_CONNS)
+			s->conns[i].fd = fd;
+		else
+			close(fd);
+	}
+}
+
+/*
+ * Goes down: takes the connections the listener has queued, stops
+ * listening (from then on a connect is refused), answers what those
+ * connections and the open ones have asked, and closes them; a new
+ * connection gets up to 100 ms for its first request. Closing a listener
+ * with connections in its queue, or a connection with a request unread,
+ * resets them: a client would see a reset where an outage gives refusals.
+ */
+static void
+dsrv_go_down(struct dsrv *s)
+{
+	double until;
+
+	dsrv_accept(s);
+	close(s->lfd);
+	s->lfd = -1;
+	s->went_down = mc_now();
+	until = s->went_down + 0.1;
+	for (;;) {
+		struct pollfd p[DSRV_CONNS];
+		int idx[DSRV_CONNS], n = 0;
+		double left = until - mc_now();
+
+		for (int i = 0; i < DSRV_CONNS; i++) {
+			struct dsrv_conn *c = &s->conns[i];
+
+			if (c->fd >= 0 && (c->served > 0 || left <= 0) && c->len == 0)
+				dsrv_close(c);   /* answered (or out of time), nothing pending */
+			else if (c->fd >= 0) {
+				idx[n] = i;
+				p[n++] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+			}
+		}
+		if (n == 0)
+			return;
+		if (left <= 0) {
+			for (int k = 0; k < n; k++)
+				dsrv_close(&s->conns[idx[k]]);
+			return;
+		}
+		if (poll(p, (nfds_t)n, (int)ceil(left * 1000)) < 0 && errno != EINTR)
+			return;
+		for (int k = 0; k < n; k++)
+			if (p[k].revents != 0 && s->conns[idx[k]].fd == p[k].fd)
+				dsrv_read(s, &s->conns[idx[k]]);
+	}
 }
 
 static void *
@@ -134,14 +204,8 @@ dsrv_main(void *arg)
 		double now = mc_now();
 
 		/* The window's edges first: they are what the tests measure against. */
-		if (s->lfd >= 0 && s->down_at > 0 && now >= s->down_at && s->went_down == 0) {
-			close(s->lfd);
-			s->lfd = -1;
-			for (int i = 0; i < DSRV_CONNS; i++)
-				if (s->conns[i].fd >= 0)
-					dsrv_close(&s->conns[i]);
-			s->went_down = mc_now();
-		}
+		if (s->lfd >= 0 && s->down_at > 0 && now >= s->down_at && s->went_down == 0)
+			dsrv_go_down(s);
 		if (s->lfd < 0 && s->up_at > 0 && now >= s->up_at && s->came_up == 0) {
 			int port = s->port;
 
@@ -172,20 +236,8 @@ dsrv_main(void *arg)
 		}
 		if (p[0].revents != 0)
 			break;
-		if (s->lfd >= 0 && (p[1].revents & POLLIN)) {
-			for (;;) {
-				int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
-
-				if (fd < 0)
-					break;
-				for (i = 0; i < DSRV_CONNS && s->conns[i].fd >= 0; i++)
-					;
-				if (i < DSRV_CONNS)
-					s->conns[i].fd = fd;
-				else
-					close(fd);
-			}
-		}
+		if (s->lfd >= 0 && (p[1].revents & POLLIN))
+			dsrv_accept(s);
 		for (int k = 2; k < n; k++)
 			if (p[k].revents != 0 && s->conns[idx[k]].fd == p[k].fd)
 				dsrv_read(s, &s->conns[idx[k]]);
