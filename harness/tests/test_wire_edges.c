@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 #include "wire.h"
@@ -613,6 +614,223 @@ START_TEST(classic_reader_matches_libpcap)
 }
 END_TEST
 
+/*
+ * A large classic pcap file for the two-thread reader: n_flows flows, each
+ * from its own client address and port (mix: TLS 1.3 with a ClientHello
+ * split in two and application data records of 1400 bytes, or plaintext
+ * HTTP/1.1 carrying CANARY split across two segments), interleaved, plus
+ * jumbo records of up to 250 KB (unknown EtherType: counted, not decoded)
+ * so that records straddle the reader's batches of every size. bad_at,
+ * when non-zero, overwrites the capture length of the first record at or
+ * after that byte with an impossible one and returns that record's offset;
+ * cut drops bytes from the end (a file cut inside a record).
+ */
+#define CANARY "mccanary-7734"
+
+static void
+rec_write(FILE *f, uint32_t i, const uint8_t *d, uint32_t len, uint64_t *off)
+{
+	uint32_t rh[4] = {1700000000u + i / 1000, (i % 1000) * 1000u, len, len};
+
+	ck_assert_int_eq(fwrite(rh, sizeof(rh), 1, f), 1);
+	ck_assert_int_eq(fwrite(d, 1, len, f), len);
+	*off += sizeof(rh) + len;
+}
+
+/* Re-addresses a flow's IPv4 Ethernet packet to client 10.0.x.y:port (dir 0 from the client). */
+static struct pkt
+flowify(struct pkt p, int dir, uint32_t id)
+{
+	uint8_t *ip = p.b + 14, *th = ip + 20;
+	uint8_t *client = ip + (dir == 0 ? 12 : 16), *cport = th + (dir == 0 ? 0 : 2);
+	uint16_t port = (uint16_t)(20000 + id % 40000);
+
+	client[0] = 10;
+	client[1] = (uint8_t)(id >> 16);
+	client[2] = (uint8_t)(id >> 8);
+	client[3] = (uint8_t)id;
+	cport[0] = (uint8_t)(port >> 8);
+	cport[1] = (uint8_t)port;
+	return p;
+}
+
+static uint64_t
+write_big(const char *path, uint32_t n_flows, uint64_t bad_at, size_t cut)
+{
+	FILE *f = fopen(path, "wb");
+	static uint8_t jumbo[250000];
+	uint32_t gh[6] = {0xa1b2c3d4u, 2 | 4u << 16, 0, 0, 262144, DLT_EN10MB};
+	struct pkt ch = client_hello(SNI, "istio-peer-exchange,istio,h2"), sh = server_hello(0x0304, "istio");
+	struct pkt data = {.len = 0};
+	uint64_t off = 24, bad_off = 0;
+	uint32_t rec = 0, half = (uint32_t)(ch.len / 2);
+	static const char r1[] = "GET /items HTTP/1.1\r\nHost: sample\r\nX-Token: mccan", r2[] = "ary-7734\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	ck_assert_ptr_nonnull(f);
+	memset(jumbo, 0xee, sizeof(jumbo));
+	jumbo[12] = 0x88;  /* EtherType 0x88b5: local experimental, not IP */
+	jumbo[13] = 0xb5;
+	put(&data, "\x17\x03\x03\x05\x73", 5);   /* an application data record of 1395 bytes */
+	memset(data.b + data.len, 0x5a, 1395);
+	data.len += 1395;
+	ck_assert_int_eq(fwrite(gh, sizeof(gh), 1, f), 1);
+	/* Flows start in groups of 64 and their packets interleave within a group. */
+	for (uint32_t g = 0; g < n_flows; g += 64) {
+		for (int step = 0; step < 12; step++) {
+			for (uint32_t id = g; id < g + 64 && id < n_flows; id++) {
+				bool tls = id % 8 != 7;
+				uint32_t cs = 1000, ss = 9000;
+				struct pkt p = {.len = 0};
+				int dir = 0;
+
+				if (bad_at != 0 && bad_off == 0 && off >= bad_at)
+					bad_off = off;
+				switch (step) {
+				case 0: p = eth(tcp(0, 0, cs - 1, 0x02, NULL, 0)); break;
+				case 1: p = eth(tcp(0, 1, ss - 1, 0x12, NULL, 0)); dir = 1; break;
+				case 2:
+					p = tls ? eth(tcp(0, 0, cs, 0x18, ch.b, half)) : eth(tcp(0, 0, cs, 0x18, r1, strlen(r1)));
+					break;
+				case 3:
+					p = tls ? eth(tcp(0, 0, cs + half, 0x18, ch.b + half, ch.len - half))
+						: eth(tcp(0, 0, cs + (uint32_t)strlen(r1), 0x18, r2, strlen(r2)));
+					break;
+				case 4:
+					p = tls ? eth(tcp(0, 1, ss, 0x18, sh.b, sh.len)) : eth(tcp(0, 1, ss, 0x18, resp, strlen(resp)));
+					dir = 1;
+					break;
+				default:
+					if (!tls)
+						continue;
+					/* application data, alternating directions, 1400 bytes each */
+					dir = step % 2;
+					p = eth(tcp(0, dir,
+						    dir == 0 ? cs + (uint32_t)ch.len + (uint32_t)(step - 5) / 2 * 1400
+							     : ss + (uint32_t)sh.len + (uint32_t)(step - 6) / 2 * 1400,
+						    0x18, data.b, data.len));
+					break;
+				}
+				p = flowify(p, dir, id);
+				rec_write(f, rec++, p.b, (uint32_t)p.len, &off);
+			}
+			if (g % 1024 == 0 && step == 6)
+				rec_write(f, rec++, jumbo, (uint32_t)(60000 + g % 190000), &off);
+		}
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	if (bad_off != 0) {
+		int fd = open(path, O_WRONLY);
+		uint32_t bad = 300000;
+
+		ck_assert_int_eq(pwrite(fd, &bad, 4, (off_t)bad_off + 8), 4);
+		close(fd);
+	}
+	if (cut > 0)
+		ck_assert_int_eq(truncate(path, (off_t)(off - cut)), 0);
+	return bad_off;
+}
+
+/* Reads path in one thread (threads 1) or as the engine chooses (0), with the canary. */
+static struct mc_wire *
+read_with(const char *path, int threads, char *err, int *rc)
+{
+	struct mc_wire *w = engine(CANARY);
+
+	if (threads == 1)
+		setenv("MESHCHECK_WIRE_THREADS", "1", 1);
+	else
+		unsetenv("MESHCHECK_WIRE_THREADS");
+	*rc = mc_wire_read_file(w, path, NULL, err, MC_ERRLEN);
+	unsetenv("MESHCHECK_WIRE_THREADS");
+	return w;
+}
+
+static char *
+json_of(struct mc_wire *w)
+{
+	struct mc_wire_expect e = {.all_tls = true, .min_flows = 1};
+	struct mc_wire_verdict v;
+	cJSON *j;
+	char *s;
+
+	mc_wire_judge(w, &e, &v);
+	j = mc_wire_json(w, &v);
+	s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	return s;
+}
+
+/*
+ * A file of at least 8 MB on a machine with two CPUs is read by two
+ * threads (one reads the file, one decodes). Whole, cut inside a record,
+ * and with an impossible record length deep inside, it must give exactly
+ * what one thread gives: the same flows, classes, canary hits and
+ * statistics, the same truncation, the same error at the same byte.
+ */
+START_TEST(two_thread_reader_matches_one_thread)
+{
+	char *dir = t_tmpdir(), *whole = mc_xasprintf("%s/whole.pcap", dir), *cut = mc_xasprintf("%s/cut.pcap", dir);
+	char *bad = mc_xasprintf("%s/bad.pcap", dir), e1[MC_ERRLEN] = "", e2[MC_ERRLEN] = "", want[64];
+	bool two = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+	const uint32_t n_flows = 2000;
+	struct mc_wire_stats st1, st2;
+	uint64_t bad_off;
+	struct stat sb;
+	int rc1, rc2;
+
+	write_big(whole, n_flows, 0, 0);
+	ck_assert_int_eq(stat(whole, &sb), 0);
+	ck_assert_msg(sb.st_size >= (8 << 20), "the test file is only %lld bytes", (long long)sb.st_size);
+	for (int v = 0; v < 2; v++) {
+		const char *path = v == 0 ? whole : cut;
+		struct mc_wire *w1, *w2;
+		char *j1, *j2;
+
+		if (v == 1)
+			write_big(cut, n_flows, 0, 7);
+		w1 = read_with(path, 1, e1, &rc1);
+		w2 = read_with(path, 0, e2, &rc2);
+		ck_assert_msg(rc1 == 0 && rc2 == 0, "%s / %s", e1, e2);
+		mc_wire_stats_get(w1, &st1);
+		mc_wire_stats_get(w2, &st2);
+		ck_assert_int_eq(st1.read_threads, 1);
+		ck_assert_int_eq(st2.read_threads, two ? 2 : 1);
+		ck_assert_uint_eq(st1.flows, n_flows);
+		ck_assert_uint_eq(st2.flows, n_flows);
+		ck_assert(st1.truncated_file == (v == 1) && st2.truncated_file == (v == 1));
+		ck_assert_uint_eq(st1.packets, st2.packets);
+		ck_assert_uint_eq(st1.bytes, st2.bytes);
+		ck_assert_uint_eq(st1.non_tcp, st2.non_tcp);
+		ck_assert_uint_gt(st2.non_tcp, 0);
+		j1 = json_of(w1);
+		j2 = json_of(w2);
+		ck_assert_msg(strcmp(j1, j2) == 0, "%s: the two readers differ", path);
+		/* Every eighth flow is plaintext with the canary split across two segments. */
+		ck_assert_msg(strstr(j2, "\"canary_hits\":1") != NULL, "no canary found");
+		ck_assert_msg(strstr(j2, "\"tls\"") != NULL && strstr(j2, "\"http1\"") != NULL, "classes missing");
+		free(j1);
+		free(j2);
+		mc_wire_free(w1);
+		mc_wire_free(w2);
+	}
+	bad_off = write_big(bad, n_flows, 9u << 20, 0);
+	ck_assert_uint_gt(bad_off, 0);
+	mc_wire_free(read_with(bad, 1, e1, &rc1));
+	mc_wire_free(read_with(bad, 0, e2, &rc2));
+	ck_assert_int_lt(rc1, 0);
+	ck_assert_int_lt(rc2, 0);
+	snprintf(want, sizeof(want), "the record at byte %llu ", (unsigned long long)bad_off);
+	ck_assert_msg(strstr(e1, want) != NULL && strstr(e1, "bad.pcap") != NULL, "%s", e1);
+	ck_assert_str_eq(e1, e2);
+	mc_rm_rf(dir);
+	free(whole);
+	free(cut);
+	free(bad);
+	free(dir);
+}
+END_TEST
+
 /* `capture --seconds` ends on time even when no packet arrives, and an empty capture fails the verdict. */
 START_TEST(capture_stops_on_time)
 {
@@ -651,6 +869,7 @@ main(void)
 	tcase_add_test(tc, snaplen_96);
 	tcase_add_test(tc, noise_is_not_judged_and_empty_fails);
 	tcase_add_test(tc, every_link_type);
+	tcase_add_test(tc, two_thread_reader_matches_one_thread);
 	if (bin != NULL) {
 		tcase_add_test(tc, pcap_command_verdicts_and_bad_input);
 		tcase_add_test(tc, classic_reader_matches_libpcap);

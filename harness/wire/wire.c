@@ -16,13 +16,16 @@
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1299,16 +1302,298 @@ prefetch_flow(const struct mc_wire *w, uint32_t h)
 		__builtin_prefetch(&w->flows[(uint32_t)e - 1]);
 }
 
-static int
-read_classic(struct mc_wire *w, pcap_t *p, int fd, const struct bpf_program *filter, const char *name,
-	     char *err, size_t errlen)
+/*
+ * Classic pcap files are read in batches of whole records. A feeder reads
+ * the file into a batch's buffer, walks the record headers to find where
+ * the last whole record ends, and carries the partial record after it into
+ * the next batch. The decoder hands every record of a batch to the engine.
+ *
+ * On a large file with a second CPU the two run in separate threads over
+ * a ring of batches: the kernel's copy of the file into memory (about half
+ * of the time) then overlaps the decoding. Otherwise one thread feeds and
+ * decodes one batch at a time.
+ */
+enum batch_end {
+	BATCH_MORE,                 /* more batches follow */
+	BATCH_EOF,                  /* the file ended after this batch's records */
+	BATCH_TRUNCATED,            /* ... in the middle of a record */
+	BATCH_BIG_RECORD,           /* the record at bad_off has an impossible capture length */
+	BATCH_READ_ERROR            /* read() failed with error */
+};
+
+struct batch {
+	uint8_t *buf;               /* batch_cap(chunk) bytes */
+	uint32_t *rec;              /* offsets of the whole records in buf */
+	size_t n_rec;
+	enum batch_end end;
+	uint32_t bad_caplen;
+	uint64_t bad_off;
+	int error;
+	_Atomic int state;          /* enum batch_state: the ring's hand-over */
+};
+
+struct feeder {
+	int fd;
+	bool swapped;
+	bool eof;
+	uint64_t off;               /* file offset of the next batch's first byte */
+	uint8_t *carry;             /* the partial record the last batch ended with */
+	size_t carry_len;
+	size_t chunk;               /* bytes to gather per batch, and to ask read() for at most */
+	size_t cap;                 /* a batch's buffer: a chunk and the largest record */
+};
+
+#ifndef RING_BATCHES
+#define RING_BATCHES 4
+#endif
+#ifndef PIPE_CHUNK
+#define PIPE_CHUNK (256u << 10)         /* per batch in the pipeline (READ_CHUNK in one thread) */
+#endif
+#define PIPELINE_MIN_BYTES (8u << 20)   /* smaller files are read in one thread */
+#define RECORD_PREFETCH 8               /* records ahead whose first lines are prefetched */
+
+/*
+ * A batch's buffer has room for a chunk and the largest record, but only
+ * a chunk and a typical record's worth is mapped in ahead; the record
+ * offsets are mapped in as they are written (a few per kilobyte of
+ * capture), so that the ring costs little memory.
+ */
+static void
+batch_init(struct batch *b, size_t chunk, size_t cap)
 {
-	size_t cap = READ_CHUNK + MAX_RECORD + 16, len = 0, pos = 0;
-	uint8_t *buf;
-	uint64_t off = 24;         /* file offset of buf[pos] */
-	uint32_t magic, hdr[4], h1 = 0;
-	bool swapped, nsec, eof = false, have_h1 = false;
-	int lt = pcap_datalink(p), rc = 0;
+	size_t recs = cap / 16 + 1;
+
+	b->buf = mc_xmalloc(cap);
+	b->rec = mc_xmalloc(recs * sizeof(*b->rec));
+	prefault(b->buf, chunk + 4096);
+	atomic_init(&b->state, 0);
+}
+
+static void
+batch_free(struct batch *b)
+{
+	free(b->buf);
+	free(b->rec);
+}
+
+/* Fills b with the next whole records of the file (and says how the file goes on). */
+static void
+feed(struct feeder *fe, struct batch *b)
+{
+	size_t len = fe->carry_len, pos = 0;
+
+	memcpy(b->buf, fe->carry, len);
+	b->n_rec = 0;
+	b->end = BATCH_MORE;
+	for (;;) {
+		ssize_t n;
+
+		while (len - pos >= 16) {
+			uint32_t caplen;
+
+			memcpy(&caplen, b->buf + pos + 8, 4);
+			caplen = swap32(caplen, fe->swapped);
+			if (caplen > MAX_RECORD) {
+				b->end = BATCH_BIG_RECORD;
+				b->bad_caplen = caplen;
+				b->bad_off = fe->off + pos;
+				goto done;
+			}
+			if (len - pos < 16 + (size_t)caplen)
+				break;
+			b->rec[b->n_rec++] = (uint32_t)pos;
+			pos += 16 + (size_t)caplen;
+		}
+		if (fe->eof) {
+			b->end = len > pos ? BATCH_TRUNCATED : BATCH_EOF;
+			goto done;
+		}
+		if (b->n_rec > 0 && len >= fe->chunk)
+			goto done;
+		do
+			n = read(fe->fd, b->buf + len, fe->cap - len < fe->chunk ? fe->cap - len : fe->chunk);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			b->end = BATCH_READ_ERROR;
+			b->error = errno;
+			goto done;
+		}
+		if (n == 0)
+			fe->eof = true;
+		len += (size_t)n;
+	}
+done:
+	fe->carry_len = len - pos;
+	memcpy(fe->carry, b->buf + pos, fe->carry_len);
+	fe->off += pos;
+}
+
+/* Hands a batch's records to the engine. */
+static void
+decode(struct mc_wire *w, const struct batch *b, int lt, bool swapped, bool nsec, const struct bpf_program *filter)
+{
+	uint32_t h1 = 0;
+	bool have_h1 = false;
+
+	for (size_t i = 0; i < b->n_rec; i++) {
+		const uint8_t *r = b->buf + b->rec[i];
+		struct pcap_pkthdr ph;
+		uint32_t hdr[4];
+
+		if (i + RECORD_PREFETCH < b->n_rec) {
+			const uint8_t *ahead = b->buf + b->rec[i + RECORD_PREFETCH];
+
+			__builtin_prefetch(ahead);
+			__builtin_prefetch(ahead + 64);
+		}
+		/* Two records ahead: its flow's slot; one ahead: its flow. */
+		if (have_h1)
+			prefetch_flow(w, h1);
+		have_h1 = false;
+		if (i + 2 < b->n_rec) {
+			const uint8_t *r2 = b->buf + b->rec[i + 2];
+			uint32_t c2, h2;
+
+			memcpy(&c2, r2 + 8, 4);
+			if (packet_hash(lt, r2 + 16, swap32(c2, swapped), &h2)) {
+				prefetch_slot(w, h2);
+				h1 = h2;
+				have_h1 = true;
+			}
+		}
+		memcpy(hdr, r, sizeof(hdr));
+		ph.ts.tv_sec = (time_t)swap32(hdr[0], swapped);
+		ph.ts.tv_usec = (suseconds_t)swap32(hdr[1], swapped);
+		ph.caplen = swap32(hdr[2], swapped);
+		ph.len = swap32(hdr[3], swapped);
+		if (filter == NULL || pcap_offline_filter(filter, &ph, r + 16) != 0)
+			mc_wire_packet(w, lt, (double)ph.ts.tv_sec + (double)ph.ts.tv_usec / (nsec ? 1e9 : 1e6),
+				       r + 16, ph.caplen, ph.len);
+	}
+}
+
+/* How a batch's end reads as the outcome of the whole read: 1 go on, 0 done, -1 error. */
+static int
+batch_outcome(struct mc_wire *w, const struct batch *b, const char *name, char *err, size_t errlen)
+{
+	switch (b->end) {
+	case BATCH_MORE:
+		return 1;
+	case BATCH_EOF:
+		return 0;
+	case BATCH_TRUNCATED:
+		w->st.truncated_file = true;
+		return 0;
+	case BATCH_BIG_RECORD:
+		return mc_err(err, errlen, EIO,
+			      "%s: after %llu packet(s): the record at byte %llu has a capture length of %u, more "
+			      "than any capture allows (%u)",
+			      name, (unsigned long long)w->st.packets, (unsigned long long)b->bad_off, b->bad_caplen,
+			      MAX_RECORD);
+	case BATCH_READ_ERROR:
+	default:
+		return mc_err(err, errlen, EIO, "%s: after %llu packet(s): %s", name,
+			      (unsigned long long)w->st.packets, strerror(b->error));
+	}
+}
+
+/*
+ * The ring's hand-over. A batch is FREE (the feeder's to fill) or FULL
+ * (the decoder's); a side that finds it the other way spins briefly, then
+ * marks that it sleeps (the _WAIT states) and sleeps on a futex, which
+ * the other side's hand-over wakes. Without a sleeper a hand-over is one
+ * atomic exchange.
+ */
+enum batch_state { BATCH_FREE, BATCH_FULL, BATCH_FREE_WAIT, BATCH_FULL_WAIT };
+
+#define SPINS 2000
+
+static void
+futex_wait(_Atomic int *a, int v)
+{
+	syscall(SYS_futex, (int *)a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void
+futex_wake(_Atomic int *a)
+{
+	syscall(SYS_futex, (int *)a, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/*
+ * Waits until the batch is in state want (FREE or FULL), or want_wait:
+ * the same with the other side asleep on it, to be woken by the hand-over.
+ * other_wait is the sleeping form of the state this side waits out.
+ */
+static void
+batch_wait(struct batch *b, int want, int want_wait, int other_wait)
+{
+	for (int i = 0;; i++) {
+		int s = atomic_load_explicit(&b->state, memory_order_acquire);
+
+		if (s == want || s == want_wait)
+			return;
+		if (i < SPINS) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		if (s == other_wait || atomic_compare_exchange_strong(&b->state, &s, other_wait))
+			futex_wait(&b->state, other_wait);
+	}
+}
+
+static void
+batch_hand_over(struct batch *b, int to, int to_wait_by_other)
+{
+	if (atomic_exchange_explicit(&b->state, to, memory_order_acq_rel) == to_wait_by_other)
+		futex_wake(&b->state);
+}
+
+struct pipeline {
+	struct feeder fe;
+	struct batch ring[RING_BATCHES];
+	_Atomic bool quit;
+};
+
+/* The feeder thread: fills the ring's batches in turn until the file ends or fails. */
+static void *
+feeder_main(void *arg)
+{
+	struct pipeline *pl = arg;
+
+	for (size_t i = 0;; i++) {
+		struct batch *b = &pl->ring[i % RING_BATCHES];
+
+		batch_wait(b, BATCH_FREE, BATCH_FREE_WAIT, BATCH_FULL_WAIT);
+		if (atomic_load_explicit(&pl->quit, memory_order_relaxed))
+			return NULL;
+		feed(&pl->fe, b);
+		batch_hand_over(b, BATCH_FULL, BATCH_FREE_WAIT);
+		if (b->end != BATCH_MORE)
+			return NULL;
+	}
+}
+
+/* Two threads for a large file on a machine with a second CPU, unless MESHCHECK_WIRE_THREADS=1. */
+static bool
+pipeline_worthwhile(uint64_t size)
+{
+	const char *env = getenv("MESHCHECK_WIRE_THREADS");
+
+	if (env != NULL && strcmp(env, "1") == 0)
+		return false;
+	return size >= PIPELINE_MIN_BYTES && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
+static int
+read_classic(struct mc_wire *w, pcap_t *p, int fd, uint64_t size, const struct bpf_program *filter,
+	     const char *name, char *err, size_t errlen)
+{
+	struct pipeline *pl;
+	pthread_t th;
+	uint32_t magic;
+	bool swapped, nsec, threaded;
+	int lt = pcap_datalink(p), rc = 1, n_batches;
 
 	if (pread(fd, &magic, 4, 0) != 4)
 		return mc_err(err, errlen, EIO, "%s: cannot read: %s", name, strerror(errno));
@@ -1316,84 +1601,41 @@ read_classic(struct mc_wire *w, pcap_t *p, int fd, const struct bpf_program *fil
 	nsec = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
 	if (lseek(fd, 24, SEEK_SET) < 0)
 		return mc_err(err, errlen, EIO, "%s: cannot seek: %s", name, strerror(errno));
-	buf = mc_xmalloc(cap);
-	prefault(buf, cap);
-	for (;;) {
-		size_t avail = len - pos;
-		ssize_t n;
+	pl = mc_xcalloc(1, sizeof(*pl));
+	threaded = pipeline_worthwhile(size);
+	n_batches = threaded ? RING_BATCHES : 1;
+	pl->fe = (struct feeder){.fd = fd, .swapped = swapped, .off = 24, .chunk = threaded ? PIPE_CHUNK : READ_CHUNK};
+	pl->fe.cap = pl->fe.chunk + MAX_RECORD + 16;
+	pl->fe.carry = mc_xmalloc(pl->fe.cap);
+	for (int i = 0; i < n_batches; i++)
+		batch_init(&pl->ring[i], pl->fe.chunk, pl->fe.cap);
+	if (threaded && pthread_create(&th, NULL, feeder_main, pl) != 0)
+		threaded = false;
+	w->st.read_threads = threaded ? 2 : 1;
+	for (size_t i = 0; rc > 0; i++) {
+		struct batch *b = &pl->ring[threaded ? i % RING_BATCHES : 0];
 
-		if (avail >= 16) {
-			struct pcap_pkthdr ph;
-			const uint8_t *rec = buf + pos + 16;
-			uint32_t caplen;
-
-			memcpy(hdr, buf + pos, sizeof(hdr));
-			caplen = swap32(hdr[2], swapped);
-			if (caplen > MAX_RECORD) {
-				rc = mc_err(err, errlen, EIO,
-					    "%s: after %llu packet(s): the record at byte %llu has a capture "
-					    "length of %u, more than any capture allows (%u)",
-					    name, (unsigned long long)w->st.packets, (unsigned long long)off,
-					    caplen, MAX_RECORD);
-				break;
-			}
-			if (avail >= 16 + (size_t)caplen) {
-				size_t p1 = pos + 16 + caplen, p2;
-				uint32_t c1, h2;
-
-				/* Two packets ahead: its slot; one ahead: its flow. */
-				if (have_h1)
-					prefetch_flow(w, h1);
-				have_h1 = false;
-				if (p1 + 16 <= len) {
-					memcpy(&c1, buf + p1 + 8, 4);
-					p2 = p1 + 16 + swap32(c1, swapped);
-					if (p2 + 16 + 64 <= len) {
-						memcpy(&c1, buf + p2 + 8, 4);
-						if (packet_hash(lt, buf + p2 + 16, swap32(c1, swapped), &h2)) {
-							prefetch_slot(w, h2);
-							h1 = h2;
-							have_h1 = true;
-						}
-					}
-				}
-				ph.ts.tv_sec = (time_t)swap32(hdr[0], swapped);
-				ph.ts.tv_usec = (suseconds_t)swap32(hdr[1], swapped);
-				ph.caplen = caplen;
-				ph.len = swap32(hdr[3], swapped);
-				if (filter == NULL || pcap_offline_filter(filter, &ph, rec) != 0)
-					mc_wire_packet(w, lt,
-						       (double)ph.ts.tv_sec +
-							       (double)ph.ts.tv_usec / (nsec ? 1e9 : 1e6),
-						       rec, caplen, ph.len);
-				pos += 16 + (size_t)caplen;
-				off += 16 + (uint64_t)caplen;
-				continue;
-			}
-		}
-		/* The next record is not wholly in the buffer: keep its start, read more. */
-		if (eof) {
-			if (avail > 0)
-				w->st.truncated_file = true;
-			break;
-		}
-		memmove(buf, buf + pos, avail);
-		len = avail;
-		pos = 0;
-		do
-			n = read(fd, buf + len, cap - len < READ_CHUNK ? cap - len : READ_CHUNK);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			rc = mc_err(err, errlen, EIO, "%s: after %llu packet(s): %s", name,
-				    (unsigned long long)w->st.packets, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			eof = true;
-		len += (size_t)n;
+		if (threaded)
+			batch_wait(b, BATCH_FULL, BATCH_FULL_WAIT, BATCH_FREE_WAIT);
+		else
+			feed(&pl->fe, b);
+		decode(w, b, lt, swapped, nsec, filter);
+		rc = batch_outcome(w, b, name, err, errlen);
+		if (threaded)
+			batch_hand_over(b, BATCH_FREE, BATCH_FULL_WAIT);
 	}
-	free(buf);
-	return rc;
+	if (threaded) {
+		/* The feeder has stopped after the last batch; quit covers any other way out. */
+		atomic_store(&pl->quit, true);
+		for (int i = 0; i < RING_BATCHES; i++)
+			batch_hand_over(&pl->ring[i], BATCH_FREE, BATCH_FULL_WAIT);
+		pthread_join(th, NULL);
+	}
+	for (int i = 0; i < n_batches; i++)
+		batch_free(&pl->ring[i]);
+	free(pl->fe.carry);
+	free(pl);
+	return rc < 0 ? rc : 0;
 }
 
 /* A regular file in the classic pcap format (either byte order, micro- or nanoseconds)? */
@@ -1441,7 +1683,7 @@ mc_wire_read_file(struct mc_wire *w, const char *path, const char *bpf, char *er
 			}
 			have_prog = true;
 		}
-		rc = read_classic(w, p, fd, have_prog ? &prog : NULL, name, err, errlen);
+		rc = read_classic(w, p, fd, size, have_prog ? &prog : NULL, name, err, errlen);
 		if (have_prog)
 			pcap_freecode(&prog);
 		settle(w);

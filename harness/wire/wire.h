@@ -100,6 +100,8 @@ struct mc_wire_stats {
 	uint64_t out_of_order;
 	bool truncated_file;        /* the file ended inside a packet record */
 	size_t flows;
+	int read_threads;           /* threads that read a classic pcap file (1, or 2 for a large
+	                               one), 0 when libpcap read the input */
 };
 
 void mc_wire_stats_get(const struct mc_wire *w, struct mc_wire_stats *out);

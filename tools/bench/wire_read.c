@@ -1,7 +1,7 @@
 /*
  * wire_read: the wire engine alone, without the command's table output.
  * Reads a capture into a fresh engine with mc_wire_read_file and prints
- * "flows=N packets=N bytes=N", so the benchmark can tell the engine's own
+ * "flows=N packets=N bytes=N threads=N", so the benchmark can tell the engine's own
  * time and memory per flow from the cost of printing the per-flow table.
  * Exit 0, or 2 with the engine's message.
  *
@@ -29,8 +29,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	mc_wire_stats_get(w, &st);
-	printf("flows=%zu packets=%llu bytes=%llu\n", st.flows, (unsigned long long)st.packets,
-	       (unsigned long long)st.bytes);
+	printf("flows=%zu packets=%llu bytes=%llu threads=%d\n", st.flows, (unsigned long long)st.packets,
+	       (unsigned long long)st.bytes, st.read_threads);
 	mc_wire_free(w);
 	return 0;
 }
