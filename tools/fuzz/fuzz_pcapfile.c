@@ -2,6 +2,8 @@
  * Fuzz target: reading a capture file. The input is the whole file; it is
  * handed to the engine through a memory-backed file, so classic pcap goes
  * through meshcheck's own record reader and anything else through libpcap.
+ * Odd-sized inputs are read by the two-thread reader, even-sized by one
+ * thread.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0 && write(fd, data, size) != (ssize_t)size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	setenv("MESHCHECK_WIRE_THREADS", size % 2 == 1 ? "2" : "1", 1);
 	w = mc_wire_new(&o, NULL, 0);
 	if (mc_wire_read_file(w, path, (size % 3 == 0) ? "tcp" : NULL, err, sizeof(err)) == 0) {
 		mc_wire_judge(w, &e, &v);
