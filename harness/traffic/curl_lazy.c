@@ -93,6 +93,27 @@ load(void)
 	atomic_store(&loaded, true);
 }
 
+/*
+ * rc = fn(handle, opt, the variadic argument in ap), read as the type the
+ * option's number gives: CURLOPTTYPE_LONG, _FUNCTIONPOINT or _OFF_T, else a
+ * data pointer (OBJECTPOINT: strings, lists, callbacks' data; BLOB).
+ */
+#define PASS_OPTION(rc, fn, handle, opt, ap)                                                                \
+	switch (((opt) / 10000) * 10000) {                                                                  \
+	case CURLOPTTYPE_LONG:                                                                              \
+		rc = fn(handle, opt, va_arg(ap, long));                                                     \
+		break;                                                                                      \
+	case CURLOPTTYPE_FUNCTIONPOINT:                                                                     \
+		rc = fn(handle, opt, va_arg(ap, void (*)(void)));                                           \
+		break;                                                                                      \
+	case CURLOPTTYPE_OFF_T:                                                                             \
+		rc = fn(handle, opt, va_arg(ap, curl_off_t));                                               \
+		break;                                                                                      \
+	default:                                                                                            \
+		rc = fn(handle, opt, va_arg(ap, void *));                                                   \
+		break;                                                                                      \
+	}
+
 static inline void
 need(void)
 {
@@ -136,20 +157,7 @@ curl_easy_setopt(CURL *h, CURLoption opt, ...)
 
 	need();
 	va_start(ap, opt);
-	switch ((opt / 10000) * 10000) {
-	case CURLOPTTYPE_LONG:
-		rc = lib.curl_easy_setopt(h, opt, va_arg(ap, long));
-		break;
-	case CURLOPTTYPE_FUNCTIONPOINT:
-		rc = lib.curl_easy_setopt(h, opt, va_arg(ap, void (*)(void)));
-		break;
-	case CURLOPTTYPE_OFF_T:
-		rc = lib.curl_easy_setopt(h, opt, va_arg(ap, curl_off_t));
-		break;
-	default: /* OBJECTPOINT (strings, lists, callbacks' data) and BLOB */
-		rc = lib.curl_easy_setopt(h, opt, va_arg(ap, void *));
-		break;
-	}
+	PASS_OPTION(rc, lib.curl_easy_setopt, h, opt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -272,20 +280,7 @@ curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
 
 	need();
 	va_start(ap, opt);
-	switch ((opt / 10000) * 10000) {
-	case CURLOPTTYPE_LONG:
-		rc = lib.curl_multi_setopt(m, opt, va_arg(ap, long));
-		break;
-	case CURLOPTTYPE_FUNCTIONPOINT:
-		rc = lib.curl_multi_setopt(m, opt, va_arg(ap, void (*)(void)));
-		break;
-	case CURLOPTTYPE_OFF_T:
-		rc = lib.curl_multi_setopt(m, opt, va_arg(ap, curl_off_t));
-		break;
-	default:
-		rc = lib.curl_multi_setopt(m, opt, va_arg(ap, void *));
-		break;
-	}
+	PASS_OPTION(rc, lib.curl_multi_setopt, m, opt, ap);
 	va_end(ap);
 	return rc;
 }
