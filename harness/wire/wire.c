@@ -1337,6 +1337,7 @@ struct feeder {
 	bool swapped;
 	bool eof;
 	uint64_t off;               /* file offset of the next batch's first byte */
+	uint64_t left;              /* bytes not read yet, of the file's size when it was opened */
 	uint8_t *carry;             /* the partial record the last batch ended with */
 	size_t carry_len;
 	size_t chunk;               /* bytes to gather per batch, and to ask read() for at most */
@@ -1353,10 +1354,11 @@ struct feeder {
 #define RECORD_PREFETCH 8               /* records ahead whose first lines are prefetched */
 
 /*
- * A batch's buffer has room for a chunk and the largest record, but only
- * a chunk and a typical record's worth is mapped in ahead; the record
- * offsets are mapped in as they are written (a few per kilobyte of
- * capture), so that the ring costs little memory.
+ * A batch's buffer has room for a chunk and the largest record (a small
+ * file's batches are only as large as the file), but only a chunk and a
+ * typical record's worth is mapped in ahead; the record offsets are mapped
+ * in as they are written (a few per kilobyte of capture), so that the ring
+ * costs little memory.
  */
 static void
 batch_init(struct batch *b, size_t chunk, size_t cap)
@@ -1365,7 +1367,7 @@ batch_init(struct batch *b, size_t chunk, size_t cap)
 
 	b->buf = mc_xmalloc(cap);
 	b->rec = mc_xmalloc(recs * sizeof(*b->rec));
-	prefault(b->buf, chunk + 4096);
+	prefault(b->buf, chunk + 4096 < cap ? chunk + 4096 : cap);
 	atomic_init(&b->state, 0);
 }
 
@@ -1386,6 +1388,7 @@ feed(struct feeder *fe, struct batch *b)
 	b->n_rec = 0;
 	b->end = BATCH_MORE;
 	for (;;) {
+		size_t want;
 		ssize_t n;
 
 		while (len - pos >= 16) {
@@ -1410,9 +1413,14 @@ feed(struct feeder *fe, struct batch *b)
 		}
 		if (b->n_rec > 0 && len >= fe->chunk)
 			goto done;
-		do
-			n = read(fe->fd, b->buf + len, fe->cap - len < fe->chunk ? fe->cap - len : fe->chunk);
-		while (n < 0 && errno == EINTR);
+		want = fe->cap - len < fe->chunk ? fe->cap - len : fe->chunk;
+		if (want > fe->left)
+			want = (size_t)fe->left;
+		n = 0;
+		if (want > 0)
+			do
+				n = read(fe->fd, b->buf + len, want);
+			while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			b->end = BATCH_READ_ERROR;
 			b->error = errno;
@@ -1421,6 +1429,7 @@ feed(struct feeder *fe, struct batch *b)
 		if (n == 0)
 			fe->eof = true;
 		len += (size_t)n;
+		fe->left -= (uint64_t)n;
 	}
 done:
 	fe->carry_len = len - pos;
@@ -1621,8 +1630,12 @@ read_classic(struct mc_wire *w, pcap_t *p, int fd, uint64_t size, const struct b
 	pl = mc_xcalloc(1, sizeof(*pl));
 	threaded = pipeline_worthwhile(size);
 	n_batches = threaded ? RING_BATCHES : 1;
-	pl->fe = (struct feeder){.fd = fd, .swapped = swapped, .off = 24, .chunk = threaded ? PIPE_CHUNK : READ_CHUNK};
+	pl->fe = (struct feeder){.fd = fd, .swapped = swapped, .off = 24, .left = size - 24,
+				 .chunk = threaded ? PIPE_CHUNK : READ_CHUNK};
 	pl->fe.cap = pl->fe.chunk + MAX_RECORD + 16;
+	/* A small file needs no more than itself: every batch then holds all of it. */
+	if (pl->fe.cap > pl->fe.left + 16)
+		pl->fe.cap = (size_t)pl->fe.left + 16;
 	pl->fe.carry = mc_xmalloc(pl->fe.cap);
 	for (int i = 0; i < n_batches; i++)
 		batch_init(&pl->ring[i], pl->fe.chunk, pl->fe.cap);
