@@ -85,12 +85,8 @@ report(struct mc_wire *w, const struct wire_opts *o)
 	mc_wire_judge(w, &e, &v);
 	mc_wire_stats_get(w, &st);
 	if (o->json) {
-		cJSON *j = mc_wire_json(w, o->expect ? &v : NULL);
-		char *text = cJSON_Print(j);
-
-		printf("%s\n", text);
-		free(text);
-		cJSON_Delete(j);
+		mc_wire_json_print(w, o->expect ? &v : NULL, stdout);
+		putchar('\n');
 	} else {
 		mc_wire_flows_print(w, stdout);
 		printf("\n%llu packet(s): %llu TCP in %zu flow(s), %llu other (ICMP %llu, ARP %llu, UDP %llu) not judged; "

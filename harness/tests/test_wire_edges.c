@@ -291,6 +291,73 @@ START_TEST(canary_split_across_segments)
 }
 END_TEST
 
+/* mc_wire_json_print's text, and cJSON_Print's of mc_wire_json, for w with and without a verdict. */
+static void
+json_both_ways(struct mc_wire *w, const struct mc_wire_verdict *v)
+{
+	char *streamed = NULL, *whole;
+	size_t len = 0;
+	FILE *f = open_memstream(&streamed, &len);
+	cJSON *j = mc_wire_json(w, v);
+
+	ck_assert_ptr_nonnull(f);
+	mc_wire_json_print(w, v, f);
+	ck_assert_int_eq(fclose(f), 0);
+	whole = cJSON_Print(j);
+	ck_assert_msg(strcmp(streamed, whole) == 0, "streamed:\n%s\nwhole:\n%s", streamed, whole);
+	cJSON_Delete(j);
+	free(whole);
+	free(streamed);
+}
+
+/*
+ * `pcap --json` writes the document a flow at a time; it must be the very
+ * text of the whole document printed by cJSON: no flows, flows of every
+ * kind, a sample with quotes, backslashes, control bytes and bytes above
+ * 127, a truncated packet, with and without a verdict.
+ */
+START_TEST(streamed_json_is_cjson_text)
+{
+	static const char odd[] = "GET /\"q\"\\x HTTP/1.1\r\nX-Bin: \x01\x7f\xc3\xa9\xff\t\r\n\r\n";
+	struct mc_wire *w = engine("mccanary-0042");
+	struct mc_wire_expect e = {.all_tls = true, .no_canary = true};
+	struct mc_wire_verdict vd;
+
+	mc_wire_judge(w, &e, &vd);
+	json_both_ways(w, NULL);
+	json_both_ways(w, &vd);
+	tls_flow(w, 0, 0x0304, "istio", 2);
+	tls_flow(w, 1, 0x0303, NULL, 1);
+	feed(w, eth(tcp(0, 0, 99, 0x02, NULL, 0)));
+	feed(w, eth(tcp(0, 0, 100, 0x18, req1, strlen(req1))));
+	feed(w, eth(tcp(0, 0, 100 + (uint32_t)strlen(req1), 0x18, req2, strlen(req2))));
+	{
+		/* A flow of its own (another client port) carrying the odd bytes. */
+		struct pkt p = eth(tcp(0, 0, 5000, 0x18, odd, sizeof(odd) - 1));
+
+		p.b[14 + 20] = 0x9c;
+		p.b[14 + 21] = 0x41;
+		mc_wire_packet(w, DLT_EN10MB, 1.0, p.b, (uint32_t)p.len, (uint32_t)p.len + 100);
+	}
+	mc_wire_judge(w, &e, &vd);
+	ck_assert(!vd.ok);
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		mc_wire_json_print(w, &vd, f);
+		fclose(f);
+		ck_assert_msg(strstr(text, "\"client_port\":\t40001") != NULL && strstr(text, "\\\"q\\\"") != NULL,
+			      "the odd flow is missing: %s", text);
+		free(text);
+	}
+	json_both_ways(w, NULL);
+	json_both_ways(w, &vd);
+	mc_wire_free(w);
+}
+END_TEST
+
 START_TEST(out_of_order_and_retransmitted)
 {
 	struct mc_wire *w = engine("mccanary-0042");
@@ -872,6 +939,7 @@ main(void)
 	tcase_add_test(tc, tls13_hello_split_over_three_segments);
 	tcase_add_test(tc, tls12_alpn_selected_and_ipv6);
 	tcase_add_test(tc, canary_split_across_segments);
+	tcase_add_test(tc, streamed_json_is_cjson_text);
 	tcase_add_test(tc, out_of_order_and_retransmitted);
 	tcase_add_test(tc, snaplen_96);
 	tcase_add_test(tc, noise_is_not_judged_and_empty_fails);

@@ -2201,13 +2201,11 @@ mc_wire_flows_text(const struct mc_wire *w)
 	return text;
 }
 
-cJSON *
-mc_wire_json(const struct mc_wire *w, const struct mc_wire_verdict *v)
+static cJSON *
+stats_json(const struct mc_wire *w)
 {
-	cJSON *o = cJSON_CreateObject(), *st = cJSON_AddObjectToObject(o, "stats");
-	cJSON *flows = cJSON_AddArrayToObject(o, "flows");
+	cJSON *st = cJSON_CreateObject();
 
-	settle((struct mc_wire *)w);
 	cJSON_AddNumberToObject(st, "packets", (double)w->st.packets);
 	cJSON_AddNumberToObject(st, "bytes", (double)w->st.bytes);
 	cJSON_AddNumberToObject(st, "tcp_packets", (double)w->st.tcp_packets);
@@ -2221,46 +2219,113 @@ mc_wire_json(const struct mc_wire *w, const struct mc_wire_verdict *v)
 	cJSON_AddNumberToObject(st, "out_of_order", (double)w->st.out_of_order);
 	cJSON_AddBoolToObject(st, "truncated_file", w->st.truncated_file);
 	cJSON_AddNumberToObject(st, "flows", (double)w->n_flows);
-	for (size_t i = 0; i < w->n_flows; i++) {
-		struct mc_flow_view f;
-		cJSON *j = cJSON_CreateObject();
+	return st;
+}
 
-		mc_wire_flow_get(w, i, &f);
-		cJSON_AddStringToObject(j, "client", f.client);
-		cJSON_AddNumberToObject(j, "client_port", f.client_port);
-		cJSON_AddStringToObject(j, "server", f.server);
-		cJSON_AddNumberToObject(j, "server_port", f.server_port);
-		cJSON_AddStringToObject(j, "class", mc_flow_class_name(f.cls));
-		if (f.cls == MC_FLOW_TLS) {
-			cJSON_AddStringToObject(j, "tls_version", version_name(f.tls_version));
-			cJSON_AddBoolToObject(j, "tls_complete", f.tls_complete);
-			if (f.sni != NULL)
-				cJSON_AddStringToObject(j, "sni", f.sni);
-			if (f.alpn_offered != NULL)
-				cJSON_AddStringToObject(j, "alpn_offered", f.alpn_offered);
-			if (f.alpn_selected != NULL)
-				cJSON_AddStringToObject(j, "alpn_selected", f.alpn_selected);
-		}
-		cJSON_AddNumberToObject(j, "packets_to_server", (double)f.packets[0]);
-		cJSON_AddNumberToObject(j, "packets_to_client", (double)f.packets[1]);
-		cJSON_AddNumberToObject(j, "bytes_to_server", (double)f.payload_bytes[0]);
-		cJSON_AddNumberToObject(j, "bytes_to_client", (double)f.payload_bytes[1]);
-		cJSON_AddNumberToObject(j, "canary_hits", (double)f.canary_hits);
-		if (f.first_canary_packet > 0)
-			cJSON_AddNumberToObject(j, "first_canary_packet", (double)f.first_canary_packet);
-		if (f.sample != NULL)
-			cJSON_AddStringToObject(j, "sample", f.sample);
-		cJSON_AddItemToArray(flows, j);
-	}
-	if (v != NULL) {
-		cJSON *j = cJSON_AddObjectToObject(o, "verdict");
+static cJSON *
+flow_json(const struct mc_wire *w, size_t i)
+{
+	struct mc_flow_view f;
+	cJSON *j = cJSON_CreateObject();
 
-		cJSON_AddBoolToObject(j, "ok", v->ok);
-		cJSON_AddStringToObject(j, "reason", v->reason);
-		cJSON_AddNumberToObject(j, "selected", (double)v->selected);
-		cJSON_AddNumberToObject(j, "tls", (double)v->tls);
-		cJSON_AddNumberToObject(j, "plaintext", (double)v->plaintext);
-		cJSON_AddNumberToObject(j, "canary_hits", (double)v->canary_hits);
+	mc_wire_flow_get(w, i, &f);
+	cJSON_AddStringToObject(j, "client", f.client);
+	cJSON_AddNumberToObject(j, "client_port", f.client_port);
+	cJSON_AddStringToObject(j, "server", f.server);
+	cJSON_AddNumberToObject(j, "server_port", f.server_port);
+	cJSON_AddStringToObject(j, "class", mc_flow_class_name(f.cls));
+	if (f.cls == MC_FLOW_TLS) {
+		cJSON_AddStringToObject(j, "tls_version", version_name(f.tls_version));
+		cJSON_AddBoolToObject(j, "tls_complete", f.tls_complete);
+		if (f.sni != NULL)
+			cJSON_AddStringToObject(j, "sni", f.sni);
+		if (f.alpn_offered != NULL)
+			cJSON_AddStringToObject(j, "alpn_offered", f.alpn_offered);
+		if (f.alpn_selected != NULL)
+			cJSON_AddStringToObject(j, "alpn_selected", f.alpn_selected);
 	}
+	cJSON_AddNumberToObject(j, "packets_to_server", (double)f.packets[0]);
+	cJSON_AddNumberToObject(j, "packets_to_client", (double)f.packets[1]);
+	cJSON_AddNumberToObject(j, "bytes_to_server", (double)f.payload_bytes[0]);
+	cJSON_AddNumberToObject(j, "bytes_to_client", (double)f.payload_bytes[1]);
+	cJSON_AddNumberToObject(j, "canary_hits", (double)f.canary_hits);
+	if (f.first_canary_packet > 0)
+		cJSON_AddNumberToObject(j, "first_canary_packet", (double)f.first_canary_packet);
+	if (f.sample != NULL)
+		cJSON_AddStringToObject(j, "sample", f.sample);
+	return j;
+}
+
+static cJSON *
+verdict_json(const struct mc_wire_verdict *v)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(j, "ok", v->ok);
+	cJSON_AddStringToObject(j, "reason", v->reason);
+	cJSON_AddNumberToObject(j, "selected", (double)v->selected);
+	cJSON_AddNumberToObject(j, "tls", (double)v->tls);
+	cJSON_AddNumberToObject(j, "plaintext", (double)v->plaintext);
+	cJSON_AddNumberToObject(j, "canary_hits", (double)v->canary_hits);
+	return j;
+}
+
+cJSON *
+mc_wire_json(const struct mc_wire *w, const struct mc_wire_verdict *v)
+{
+	cJSON *o = cJSON_CreateObject(), *flows;
+
+	settle((struct mc_wire *)w);
+	cJSON_AddItemToObject(o, "stats", stats_json(w));
+	flows = cJSON_AddArrayToObject(o, "flows");
+	for (size_t i = 0; i < w->n_flows; i++)
+		cJSON_AddItemToArray(flows, flow_json(w, i));
+	if (v != NULL)
+		cJSON_AddItemToObject(o, "verdict", verdict_json(v));
 	return o;
+}
+
+/*
+ * Writes j (then frees it) as cJSON_Print would inside a document, depth
+ * levels down: cJSON's formatted output indents with one tab a level, and
+ * no string it writes holds a raw newline, so each newline gets depth more
+ * tabs.
+ */
+static void
+put_nested(cJSON *j, int depth, FILE *out)
+{
+	char *text = cJSON_Print(j);
+
+	for (const char *p = text, *nl; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl == NULL) {
+			fputs(p, out);
+			break;
+		}
+		fwrite(p, 1, (size_t)(nl - p) + 1, out);
+		for (int d = 0; d < depth; d++)
+			putc('\t', out);
+	}
+	free(text);
+	cJSON_Delete(j);
+}
+
+void
+mc_wire_json_print(const struct mc_wire *w, const struct mc_wire_verdict *v, FILE *out)
+{
+	settle((struct mc_wire *)w);
+	fputs("{\n\t\"stats\":\t", out);
+	put_nested(stats_json(w), 1, out);
+	fputs(",\n\t\"flows\":\t[", out);
+	for (size_t i = 0; i < w->n_flows; i++) {
+		if (i > 0)
+			fputs(", ", out);
+		put_nested(flow_json(w, i), 2, out);
+	}
+	putc(']', out);
+	if (v != NULL) {
+		fputs(",\n\t\"verdict\":\t", out);
+		put_nested(verdict_json(v), 1, out);
+	}
+	fputs("\n}", out);
 }

@@ -165,5 +165,10 @@ char *mc_wire_flows_text(const struct mc_wire *w);
 void mc_wire_flows_print(const struct mc_wire *w, FILE *out);
 /* {"stats": {...}, "flows": [...], "verdict": {...} (when v != NULL)}. Caller deletes. */
 cJSON *mc_wire_json(const struct mc_wire *w, const struct mc_wire_verdict *v);
+/*
+ * The same document written to out as cJSON_Print writes it (no newline
+ * after it), a flow at a time: memory stays that of one flow's object.
+ */
+void mc_wire_json_print(const struct mc_wire *w, const struct mc_wire_verdict *v, FILE *out);
 
 #endif
