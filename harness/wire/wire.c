@@ -1322,7 +1322,7 @@ enum batch_end {
 };
 
 struct batch {
-	uint8_t *buf;               /* batch_cap(chunk) bytes */
+	uint8_t *buf;               /* the feeder's cap bytes */
 	uint32_t *rec;              /* offsets of the whole records in buf */
 	size_t n_rec;
 	enum batch_end end;
@@ -1344,12 +1344,8 @@ struct feeder {
 	size_t cap;                 /* a batch's buffer: a chunk and the largest record */
 };
 
-#ifndef RING_BATCHES
 #define RING_BATCHES 4
-#endif
-#ifndef PIPE_CHUNK
 #define PIPE_CHUNK (256u << 10)         /* per batch in the pipeline (READ_CHUNK in one thread) */
-#endif
 #define PIPELINE_MIN_BYTES (8u << 20)   /* smaller files are read in one thread */
 #define RECORD_PREFETCH 8               /* records ahead whose first lines are prefetched */
 
@@ -1572,10 +1568,13 @@ batch_hand_over(struct batch *b, int to, int to_wait_by_other)
 struct pipeline {
 	struct feeder fe;
 	struct batch ring[RING_BATCHES];
-	_Atomic bool quit;
 };
 
-/* The feeder thread: fills the ring's batches in turn until the file ends or fails. */
+/*
+ * The feeder thread: fills the ring's batches in turn until the file ends
+ * or fails. The decoder reads batches until the one that says so, so the
+ * feeder has returned by the time the decoder is done.
+ */
 static void *
 feeder_main(void *arg)
 {
@@ -1583,13 +1582,13 @@ feeder_main(void *arg)
 
 	for (size_t i = 0;; i++) {
 		struct batch *b = &pl->ring[i % RING_BATCHES];
+		enum batch_end end;
 
 		batch_wait(b, BATCH_FREE, BATCH_FREE_WAIT, BATCH_FULL_WAIT);
-		if (atomic_load_explicit(&pl->quit, memory_order_relaxed))
-			return NULL;
 		feed(&pl->fe, b);
+		end = b->end;   /* read before the batch is the decoder's */
 		batch_hand_over(b, BATCH_FULL, BATCH_FREE_WAIT);
-		if (b->end != BATCH_MORE)
+		if (end != BATCH_MORE)
 			return NULL;
 	}
 }
@@ -1611,20 +1610,17 @@ pipeline_worthwhile(uint64_t size)
 	return size >= PIPELINE_MIN_BYTES && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 }
 
+/* Reads a classic pcap file of size bytes whose magic number classic_pcap() read. */
 static int
-read_classic(struct mc_wire *w, pcap_t *p, int fd, uint64_t size, const struct bpf_program *filter,
+read_classic(struct mc_wire *w, pcap_t *p, int fd, uint64_t size, uint32_t magic, const struct bpf_program *filter,
 	     const char *name, char *err, size_t errlen)
 {
 	struct pipeline *pl;
 	pthread_t th;
-	uint32_t magic;
-	bool swapped, nsec, threaded;
+	bool swapped = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
+	bool nsec = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u, threaded;
 	int lt = pcap_datalink(p), rc = 1, n_batches;
 
-	if (pread(fd, &magic, 4, 0) != 4)
-		return mc_err(err, errlen, EIO, "%s: cannot read: %s", name, strerror(errno));
-	swapped = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
-	nsec = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
 	if (lseek(fd, 24, SEEK_SET) < 0)
 		return mc_err(err, errlen, EIO, "%s: cannot seek: %s", name, strerror(errno));
 	pl = mc_xcalloc(1, sizeof(*pl));
@@ -1654,13 +1650,8 @@ read_classic(struct mc_wire *w, pcap_t *p, int fd, uint64_t size, const struct b
 		if (threaded)
 			batch_hand_over(b, BATCH_FREE, BATCH_FULL_WAIT);
 	}
-	if (threaded) {
-		/* The feeder has stopped after the last batch; quit covers any other way out. */
-		atomic_store(&pl->quit, true);
-		for (int i = 0; i < RING_BATCHES; i++)
-			batch_hand_over(&pl->ring[i], BATCH_FREE, BATCH_FULL_WAIT);
+	if (threaded)
 		pthread_join(th, NULL);
-	}
 	for (int i = 0; i < n_batches; i++)
 		batch_free(&pl->ring[i]);
 	free(pl->fe.carry);
@@ -1668,19 +1659,21 @@ read_classic(struct mc_wire *w, pcap_t *p, int fd, uint64_t size, const struct b
 	return rc < 0 ? rc : 0;
 }
 
-/* A regular file in the classic pcap format (either byte order, micro- or nanoseconds)? */
+/*
+ * A regular file in the classic pcap format (either byte order, micro- or
+ * nanoseconds)? Gives its size and magic number.
+ */
 static bool
-classic_pcap(int fd, uint64_t *size)
+classic_pcap(int fd, uint64_t *size, uint32_t *magic)
 {
 	struct stat sb;
-	uint32_t magic;
 
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24)
 		return false;
-	if (pread(fd, &magic, 4, 0) != 4)
+	if (pread(fd, magic, 4, 0) != 4)
 		return false;
 	*size = (uint64_t)sb.st_size;
-	return magic == 0xa1b2c3d4u || magic == 0xd4c3b2a1u || magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+	return *magic == 0xa1b2c3d4u || *magic == 0xd4c3b2a1u || *magic == 0xa1b23c4du || *magic == 0x4d3cb2a1u;
 }
 
 int
@@ -1693,6 +1686,7 @@ mc_wire_read_file(struct mc_wire *w, const char *path, const char *bpf, char *er
 	const u_char *data;
 	bool have_prog = false;
 	uint64_t size = 0;
+	uint32_t magic = 0;
 	pcap_t *p;
 	int lt, rc = 0, r, fd = -1;
 
@@ -1704,7 +1698,7 @@ mc_wire_read_file(struct mc_wire *w, const char *path, const char *bpf, char *er
 		return mc_err(err, errlen, EINVAL, "%s: not a readable pcap or pcapng capture (%s)", name, ebuf);
 	if (strcmp(path, "-") != 0)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && classic_pcap(fd, &size)) {
+	if (fd >= 0 && classic_pcap(fd, &size, &magic)) {
 		if (bpf != NULL && *bpf != '\0') {
 			if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 				rc = mc_err(err, errlen, EINVAL, "%s: bad filter \"%s\": %s", name, bpf,
@@ -1713,7 +1707,7 @@ mc_wire_read_file(struct mc_wire *w, const char *path, const char *bpf, char *er
 			}
 			have_prog = true;
 		}
-		rc = read_classic(w, p, fd, size, have_prog ? &prog : NULL, name, err, errlen);
+		rc = read_classic(w, p, fd, size, magic, have_prog ? &prog : NULL, name, err, errlen);
 		if (have_prog)
 			pcap_freecode(&prog);
 		settle(w);
